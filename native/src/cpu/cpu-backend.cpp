@@ -15,6 +15,7 @@
 // OpenBLAS exports these; declared here so we do not depend on which cblas.h variant is installed.
 extern "C" {
 char* openblas_get_config(void);
+char* openblas_get_corename(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 }
@@ -80,8 +81,13 @@ int32_t cpu_default_threads() {
 
 const char* cpu_blas_description() {
     static const std::string desc = [] {
-        const char* cfg = openblas_get_config();
-        return std::string("OpenBLAS ") + (cfg ? cfg : "(unknown config)");
+        // openblas_get_config() reads "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..."; keep name and version.
+        std::string cfg = openblas_get_config() ? openblas_get_config() : "OpenBLAS";
+        size_t first = cfg.find(' ');
+        size_t second = first == std::string::npos ? first : cfg.find(' ', first + 1);
+        std::string name = cfg.substr(0, second);
+        const char* core = openblas_get_corename();
+        return name + " (" + (core ? core : "unknown") + " kernels)";
     }();
     return desc.c_str();
 }

@@ -1,0 +1,51 @@
+using Humpback.Cli;
+using Xunit;
+
+namespace Humpback.Tests.Cli;
+
+public class DoctorTests
+{
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        TextWriter oldOut = Console.Out;
+        Console.SetOut(o);
+        try
+        {
+            int code = await CliHost.RunAsync(args, typeof(CliHost).Assembly, o, e);
+            return (code, o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+        }
+    }
+
+    [Fact]
+    public async Task DoctorSucceedsAndSaysWhetherThereIsAGpu()
+    {
+        var (code, stdout, _) = await Run("doctor");
+        Assert.Equal(0, code);
+        Assert.Contains("native library", stdout, StringComparison.Ordinal);
+        Assert.Contains("CUDA devices", stdout, StringComparison.Ordinal);
+        Assert.Contains("LLamaSharp", stdout, StringComparison.Ordinal);
+        Assert.Contains("ggml", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownVerbIsAUsageError()
+    {
+        var (code, _, stderr) = await Run("no-such-verb");
+        Assert.Equal(CliHost.ExitUsage, code);
+        Assert.Contains("no-such-verb", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HelpOnAVerbExitsZero()
+    {
+        var (code, stdout, _) = await Run("doctor", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--json", stdout, StringComparison.Ordinal);
+    }
+}
