@@ -1,0 +1,561 @@
+using Humpback.Engine;
+using Humpback.Native;
+
+namespace Humpback.Model;
+
+/// <summary>
+/// A Llama decoder driven from C# over libhumpback's kernels: parameters, gradients, optimizer state and
+/// activations are planned once for a maximum (batch, sequence) and never reallocated.
+/// Full fine-tuning trains every parameter; LoRA freezes the base and trains A/B on the chosen targets.
+/// </summary>
+/// <remarks>
+/// One layer, N = B·T rows (shapes in comments: C model dim, H/KVH heads, D head dim, F FFN dim):
+/// <code>
+/// ln1 = rmsnorm(x)            q,k,v = ln1·Wqᵀ,… (+LoRA)   rope(q,k)   att = attention(q,k,v)
+/// mid = x + att·Woᵀ (+LoRA)   ln2 = rmsnorm(mid)         g,u = ln2·Wgᵀ, ln2·Wuᵀ (+LoRA)
+/// out = mid + swiglu(g,u)·Wdᵀ (+LoRA)
+/// </code>
+/// The backward keeps one residual-gradient buffer: RMSNorm's backward adds into it, so the residual
+/// connections need no extra adds.
+/// </remarks>
+public sealed class LlamaModel : IDisposable
+{
+    private readonly Kernels _k;
+    private readonly DeviceArena _params;
+    private readonly DeviceArena? _grads;
+    private readonly DeviceArena _opt;
+    private readonly DeviceArena _acts;
+    private readonly DeviceArena? _lora;
+    private readonly DeviceArena? _loraGrads;
+    private readonly Dictionary<string, int> _paramIndex = [];
+    private readonly Dictionary<string, int> _gradIndex = [];
+    private readonly Dictionary<string, int> _loraIndex = [];
+    private readonly List<Trainable> _trainables = [];
+    private readonly LayerActs[] _layerActs;
+    private readonly int[] _residual;
+    private readonly int _tokens, _targets, _positions, _segments, _invFreq;
+    private readonly int _lnf, _rstdf, _losses, _ceLse, _dres, _dln, _dq, _dk, _dv, _datt, _dh, _dg, _du, _loraWork, _sumsq, _clip;
+    private readonly float[] _invFreqHost;
+    private long _step;
+
+    private sealed record Trainable(string Name, int Param, int Grad, int M, int V, bool Decay, bool IsLora);
+
+    // Indices into the activation arena for one layer (with recomputation, layers share all but the residual).
+    private sealed class LayerActs
+    {
+        public int Ln1, Rstd1, Q, K, V, Att, Lse, Mid, Ln2, Rstd2, G, U, Hmlp;
+        public readonly Dictionary<string, int> LoraXa = [];
+    }
+
+    public LlamaModel(Device device, LlamaConfig config, TrainMode mode, int maxBatch, int maxSeq,
+        LoraSettings? lora = null, bool recompute = false)
+    {
+        config.Validate();
+        if (maxBatch <= 0 || maxSeq <= 0) throw new ArgumentException($"max batch ({maxBatch}) and max sequence ({maxSeq}) must be > 0");
+        if (mode == TrainMode.Lora)
+        {
+            lora ??= new LoraSettings();
+            lora.Validate();
+        }
+        Device = device;
+        Config = config;
+        Mode = mode;
+        Lora = mode == TrainMode.Lora ? lora : null;
+        MaxBatch = maxBatch;
+        MaxSeq = maxSeq;
+        Recompute = recompute;
+        _k = new Kernels(device);
+
+        long C = config.HiddenSize, Dh = config.ResolvedHeadDim, F = config.IntermediateSize;
+        long Hq = config.NumHeads * Dh, Hkv = config.NumKvHeads * Dh, N = (long)maxBatch * maxSeq;
+
+        // Parameters (and, for full fine-tuning, gradients and AdamW moments with the same plan).
+        _params = new DeviceArena(device, "parameters");
+        _opt = new DeviceArena(device, "optimizer");
+        if (mode == TrainMode.Full) _grads = new DeviceArena(device, "gradients");
+        foreach (var (name, shape) in LlamaTensorNames.Expected(config))
+        {
+            long count = shape.Aggregate(1L, (a, b) => a * b);
+            _paramIndex[name] = _params.Reserve(name, count);
+            if (_grads != null)
+            {
+                _gradIndex[name] = _grads.Reserve(name, count);
+                int m = _opt.Reserve(name + ".m", count), v = _opt.Reserve(name + ".v", count);
+                _trainables.Add(new Trainable(name, _paramIndex[name], _gradIndex[name], m, v, shape.Length == 2, false));
+            }
+        }
+
+        // LoRA A (R,in) and B (out,R) per layer and target; B starts at zero so the model starts as the base.
+        if (Lora != null)
+        {
+            _lora = new DeviceArena(device, "lora");
+            _loraGrads = new DeviceArena(device, "lora-gradients");
+            for (int l = 0; l < config.NumLayers; l++)
+            {
+                foreach (string t in Lora.ResolvedTargets)
+                {
+                    var (inDim, outDim) = TargetDims(t);
+                    string baseName = LoraName(l, t);
+                    foreach (var (suffix, count) in new[] { ("lora_A.weight", (long)Lora.Rank * inDim), ("lora_B.weight", outDim * (long)Lora.Rank) })
+                    {
+                        string name = $"{baseName}.{suffix}";
+                        _loraIndex[name] = _lora.Reserve(name, count);
+                        int g = _loraGrads.Reserve(name, count);
+                        int m = _opt.Reserve(name + ".m", count), v = _opt.Reserve(name + ".v", count);
+                        _trainables.Add(new Trainable(name, _loraIndex[name], g, m, v, true, true));
+                    }
+                }
+            }
+        }
+
+        // Activations, planned for the largest batch.
+        _acts = new DeviceArena(device, "activations");
+        _tokens = _acts.Reserve("tokens", N);
+        _targets = _acts.Reserve("targets", N);
+        _positions = _acts.Reserve("positions", N);
+        _segments = _acts.Reserve("segments", N);
+        _invFreq = _acts.Reserve("inv_freq", Dh / 2);
+        _residual = new int[config.NumLayers + 1];
+        for (int l = 0; l <= config.NumLayers; l++) _residual[l] = _acts.Reserve($"residual.{l}", N * C);
+        _layerActs = new LayerActs[config.NumLayers];
+        LayerActs? shared = null;
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            if (recompute && shared != null)
+            {
+                _layerActs[l] = shared;
+                continue;
+            }
+            var a = new LayerActs
+            {
+                Ln1 = _acts.Reserve($"l{l}.ln1", N * C), Rstd1 = _acts.Reserve($"l{l}.rstd1", N),
+                Q = _acts.Reserve($"l{l}.q", N * Hq), K = _acts.Reserve($"l{l}.k", N * Hkv), V = _acts.Reserve($"l{l}.v", N * Hkv),
+                Att = _acts.Reserve($"l{l}.att", N * Hq), Lse = _acts.Reserve($"l{l}.lse", N * config.NumHeads),
+                Mid = _acts.Reserve($"l{l}.mid", N * C), Ln2 = _acts.Reserve($"l{l}.ln2", N * C), Rstd2 = _acts.Reserve($"l{l}.rstd2", N),
+                G = _acts.Reserve($"l{l}.g", N * F), U = _acts.Reserve($"l{l}.u", N * F), Hmlp = _acts.Reserve($"l{l}.h", N * F),
+            };
+            if (Lora != null)
+                foreach (string t in Lora.ResolvedTargets) a.LoraXa[t] = _acts.Reserve($"l{l}.{t}.xa", N * Lora.Rank);
+            _layerActs[l] = a;
+            shared = a;
+        }
+        _lnf = _acts.Reserve("lnf", N * C);
+        _rstdf = _acts.Reserve("rstdf", N);
+        _losses = _acts.Reserve("losses", N);
+        _ceLse = _acts.Reserve("ce_lse", N);
+        // Backward scratch.
+        _dres = _acts.Reserve("dres", N * C);
+        _dln = _acts.Reserve("dln", N * C);
+        _dq = _acts.Reserve("dq", N * Hq);
+        _dk = _acts.Reserve("dk", N * Hkv);
+        _dv = _acts.Reserve("dv", N * Hkv);
+        _datt = _acts.Reserve("datt", N * Hq);
+        _dh = _acts.Reserve("dh", N * F);
+        _dg = _acts.Reserve("dg", N * F);
+        _du = _acts.Reserve("du", N * F);
+        _loraWork = _acts.Reserve("lora_work", Lora != null ? N * Lora.Rank : 1);
+        _sumsq = _acts.Reserve("sumsq", 1);
+        _clip = _acts.Reserve("clip", 1);
+
+        _params.Allocate();
+        _grads?.Allocate();
+        _lora?.Allocate();
+        _loraGrads?.Allocate();
+        _opt.Allocate();
+        _acts.Allocate();
+
+        var rope = new HbRopeConfig { Theta = config.RopeTheta };
+        if (config.RopeScaling is { } s)
+        {
+            rope.Scaling = 1;
+            rope.Factor = s.Factor;
+            rope.LowFreqFactor = s.LowFreqFactor;
+            rope.HighFreqFactor = s.HighFreqFactor;
+            rope.OriginalMaxPosition = s.OriginalMaxPosition;
+        }
+        _invFreqHost = Kernels.RopeInvFreq((int)Dh, rope);
+        device.Upload(_acts[_invFreq], _invFreqHost);
+    }
+
+    public Device Device { get; }
+    public LlamaConfig Config { get; }
+    public TrainMode Mode { get; }
+    public LoraSettings? Lora { get; }
+    public int MaxBatch { get; }
+    public int MaxSeq { get; }
+    public bool Recompute { get; }
+
+    /// <summary>Optimizer steps taken (AdamW's bias-correction step).</summary>
+    public long Step { get => _step; set => _step = value; }
+
+    /// <summary>Bytes of parameters, gradients, optimizer state and activations held on the device.</summary>
+    public long DeviceBytes => _params.Bytes + (_grads?.Bytes ?? 0) + (_lora?.Bytes ?? 0) + (_loraGrads?.Bytes ?? 0) + _opt.Bytes + _acts.Bytes;
+
+    public long TrainableParameterCount => _trainables.Sum(t => ParamSpan(t).Count);
+
+    private static string LoraName(int layer, string target) => LlamaTensorNames.Layer(layer, LlamaTensorNames.LoraTargets[target]);
+
+    private (long In, long Out) TargetDims(string target)
+    {
+        long C = Config.HiddenSize, Dh = Config.ResolvedHeadDim, F = Config.IntermediateSize;
+        return target switch
+        {
+            "q" => (C, Config.NumHeads * Dh),
+            "k" or "v" => (C, Config.NumKvHeads * Dh),
+            "o" => (Config.NumHeads * Dh, C),
+            "gate" or "up" => (C, F),
+            "down" => (F, C),
+            _ => throw new ArgumentException($"unknown lora target '{target}'"),
+        };
+    }
+
+    private DeviceSpan P(string name) => _params[_paramIndex[name]];
+    private DeviceSpan G(string name) => _grads == null ? DeviceSpan.Null : _grads[_gradIndex[name]];
+    private DeviceSpan A(int index) => _acts[index];
+    private DeviceSpan ParamSpan(Trainable t) => t.IsLora ? _lora![t.Param] : _params[t.Param];
+    private DeviceSpan GradSpan(Trainable t) => t.IsLora ? _loraGrads![t.Grad] : _grads![t.Grad];
+    private DeviceSpan HeadWeight => Config.TieWordEmbeddings ? P(LlamaTensorNames.Embedding) : P(LlamaTensorNames.LmHead);
+    private DeviceSpan HeadGrad => Config.TieWordEmbeddings ? G(LlamaTensorNames.Embedding) : G(LlamaTensorNames.LmHead);
+
+    // ------------------------------------------------------------------ weights in and out
+
+    /// <summary>Copies base weights in; every expected tensor must be present with its exact shape.</summary>
+    public void LoadWeights(IReadOnlyDictionary<string, HostTensor> tensors, string source = "weights")
+    {
+        foreach (var (name, shape) in LlamaTensorNames.Expected(Config))
+        {
+            if (!tensors.TryGetValue(name, out HostTensor? t))
+                throw new InvalidDataException($"{source}: tensor '{name}' is missing");
+            if (!t.Shape.SequenceEqual(shape))
+                throw new InvalidDataException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the config needs [{string.Join(", ", shape)}]");
+            Device.Upload(P(name), t.Data);
+        }
+    }
+
+    /// <summary>Base weights as host tensors (HF names), e.g. to save a fully fine-tuned model.</summary>
+    public Dictionary<string, HostTensor> ExportWeights()
+    {
+        var d = new Dictionary<string, HostTensor>();
+        foreach (var (name, shape) in LlamaTensorNames.Expected(Config)) d[name] = new HostTensor(name, shape, Device.Download(P(name)));
+        return d;
+    }
+
+    /// <summary>LoRA tensors with HF module names: "model.layers.{i}.self_attn.q_proj.lora_A.weight" (R,in) and
+    /// "….lora_B.weight" (out,R).</summary>
+    public Dictionary<string, HostTensor> ExportLora()
+    {
+        if (Lora == null) throw new InvalidOperationException("the model has no LoRA adapters (mode is full)");
+        var d = new Dictionary<string, HostTensor>();
+        for (int l = 0; l < Config.NumLayers; l++)
+        {
+            foreach (string t in Lora.ResolvedTargets)
+            {
+                var (inDim, outDim) = TargetDims(t);
+                string a = $"{LoraName(l, t)}.lora_A.weight", b = $"{LoraName(l, t)}.lora_B.weight";
+                d[a] = new HostTensor(a, [Lora.Rank, inDim], Device.Download(_lora![_loraIndex[a]]));
+                d[b] = new HostTensor(b, [outDim, Lora.Rank], Device.Download(_lora[_loraIndex[b]]));
+            }
+        }
+        return d;
+    }
+
+    public void LoadLora(IReadOnlyDictionary<string, HostTensor> tensors, string source = "adapter")
+    {
+        if (Lora == null) throw new InvalidOperationException("the model has no LoRA adapters (mode is full)");
+        foreach (var (name, index) in _loraIndex)
+        {
+            if (!tensors.TryGetValue(name, out HostTensor? t)) throw new InvalidDataException($"{source}: LoRA tensor '{name}' is missing");
+            if (t.Count != _lora![index].Count) throw new InvalidDataException($"{source}: LoRA tensor '{name}' has {t.Count} elements, expected {_lora[index].Count}");
+            Device.Upload(_lora[index], t.Data);
+        }
+    }
+
+    /// <summary>PEFT's initialisation: A ~ U(-1/√in, 1/√in) (kaiming-uniform with a=√5), B = 0.</summary>
+    public void InitLora(int seed)
+    {
+        if (Lora == null) throw new InvalidOperationException("the model has no LoRA adapters (mode is full)");
+        var rng = new Random(seed);
+        for (int l = 0; l < Config.NumLayers; l++)
+        {
+            foreach (string t in Lora.ResolvedTargets)
+            {
+                var (inDim, _) = TargetDims(t);
+                DeviceSpan a = _lora![_loraIndex[$"{LoraName(l, t)}.lora_A.weight"]];
+                float bound = 1f / MathF.Sqrt(inDim);
+                var host = new float[a.Count];
+                for (int i = 0; i < host.Length; i++) host[i] = (float)(rng.NextDouble() * 2 - 1) * bound;
+                Device.Upload(a, host);
+                Device.Zero(_lora[_loraIndex[$"{LoraName(l, t)}.lora_B.weight"]]);
+            }
+        }
+    }
+
+    /// <summary>Optimizer moments in a fixed order, for checkpoints (resume).</summary>
+    public float[] ExportOptimizerState() => Device.Download(_opt.All);
+
+    public void LoadOptimizerState(float[] state, long step)
+    {
+        if (state.LongLength != _opt.TotalElements)
+            throw new InvalidDataException($"optimizer state has {state.LongLength} values, this model needs {_opt.TotalElements}");
+        Device.Upload(_opt.All, state);
+        _step = step;
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    private void CheckBatch(TrainingBatch batch)
+    {
+        if (batch.B > MaxBatch || batch.T > MaxSeq)
+            throw new ArgumentException($"batch of {batch.B}x{batch.T} exceeds the planned {MaxBatch}x{MaxSeq}");
+        foreach (int tok in batch.Tokens)
+            if ((uint)tok >= (uint)Config.VocabSize) throw new ArgumentException($"token id {tok} outside the vocabulary [0, {Config.VocabSize})");
+        foreach (int tok in batch.Targets)
+            if (tok >= Config.VocabSize) throw new ArgumentException($"target id {tok} outside the vocabulary [0, {Config.VocabSize})");
+    }
+
+    private void UploadBatch(TrainingBatch batch)
+    {
+        CheckBatch(batch);
+        Device.Upload(A(_tokens), batch.Tokens);
+        Device.Upload(A(_targets), batch.Targets);
+        Device.Upload(A(_positions), batch.Positions);
+        Device.Upload(A(_segments), batch.Segments);
+    }
+
+    private void LayerForward(int l, int B, int T)
+    {
+        LlamaConfig c = Config;
+        long N = (long)B * T, C = c.HiddenSize, Dh = c.ResolvedHeadDim, F = c.IntermediateSize;
+        long Hq = c.NumHeads * Dh, Hkv = c.NumKvHeads * Dh;
+        LayerActs a = _layerActs[l];
+        DeviceSpan x = A(_residual[l]), output = A(_residual[l + 1]);
+        string W(string s) => LlamaTensorNames.Layer(l, s);
+
+        _k.RmsNormForward(A(a.Ln1), A(a.Rstd1), x, P(W("input_layernorm.weight")), N, C, c.RmsNormEps);
+        _k.Linear(A(a.Q), A(a.Ln1), P(W("self_attn.q_proj.weight")), N, C, Hq);
+        _k.Linear(A(a.K), A(a.Ln1), P(W("self_attn.k_proj.weight")), N, C, Hkv);
+        _k.Linear(A(a.V), A(a.Ln1), P(W("self_attn.v_proj.weight")), N, C, Hkv);
+        LoraForward(l, "q", a, A(a.Q), A(a.Ln1), N);
+        LoraForward(l, "k", a, A(a.K), A(a.Ln1), N);
+        LoraForward(l, "v", a, A(a.V), A(a.Ln1), N);
+        _k.RopeForward(A(a.Q), A(_positions), A(_invFreq), N, c.NumHeads, Dh);
+        _k.RopeForward(A(a.K), A(_positions), A(_invFreq), N, c.NumKvHeads, Dh);
+        _k.AttentionForward(A(a.Att), A(a.Lse), A(a.Q), A(a.K), A(a.V), A(_segments), B, T, c.NumHeads, c.NumKvHeads, Dh, 1f / MathF.Sqrt(Dh));
+        Device.Copy(A(a.Mid).Slice(0, N * C), x.Slice(0, N * C));
+        _k.Linear(A(a.Mid), A(a.Att), P(W("self_attn.o_proj.weight")), N, Hq, C, accumulate: true);
+        LoraForward(l, "o", a, A(a.Mid), A(a.Att), N);
+
+        _k.RmsNormForward(A(a.Ln2), A(a.Rstd2), A(a.Mid), P(W("post_attention_layernorm.weight")), N, C, c.RmsNormEps);
+        _k.Linear(A(a.G), A(a.Ln2), P(W("mlp.gate_proj.weight")), N, C, F);
+        _k.Linear(A(a.U), A(a.Ln2), P(W("mlp.up_proj.weight")), N, C, F);
+        LoraForward(l, "gate", a, A(a.G), A(a.Ln2), N);
+        LoraForward(l, "up", a, A(a.U), A(a.Ln2), N);
+        _k.SwiGluForward(A(a.Hmlp), A(a.G), A(a.U), N * F);
+        Device.Copy(output.Slice(0, N * C), A(a.Mid).Slice(0, N * C));
+        _k.Linear(output, A(a.Hmlp), P(W("mlp.down_proj.weight")), N, F, C, accumulate: true);
+        LoraForward(l, "down", a, output, A(a.Hmlp), N);
+    }
+
+    private void LoraForward(int l, string target, LayerActs a, DeviceSpan y, DeviceSpan x, long n)
+    {
+        if (Lora == null || !a.LoraXa.TryGetValue(target, out int xa)) return;
+        var (inDim, outDim) = TargetDims(target);
+        string b = LoraName(l, target);
+        _k.LoraForward(y, A(xa), x, _lora![_loraIndex[b + ".lora_A.weight"]], _lora[_loraIndex[b + ".lora_B.weight"]], n, inDim, outDim, Lora.Rank, Lora.Scale);
+    }
+
+    private void ForwardTrunk(TrainingBatch batch)
+    {
+        UploadBatch(batch);
+        long N = batch.N, C = Config.HiddenSize;
+        _k.EmbeddingForward(A(_residual[0]), A(_tokens), P(LlamaTensorNames.Embedding), N, Config.VocabSize, C);
+        for (int l = 0; l < Config.NumLayers; l++) LayerForward(l, batch.B, batch.T);
+        _k.RmsNormForward(A(_lnf), A(_rstdf), A(_residual[Config.NumLayers]), P(LlamaTensorNames.FinalNorm), N, C, Config.RmsNormEps);
+    }
+
+    /// <summary>Per-row losses (0 where the target is ignored), forward only.</summary>
+    public float[] ForwardLosses(TrainingBatch batch)
+    {
+        ForwardTrunk(batch);
+        long N = batch.N;
+        _k.CrossEntropyForward(A(_losses), A(_ceLse), A(_lnf), HeadWeight, A(_targets), N, Config.VocabSize, Config.HiddenSize);
+        var losses = new float[N];
+        Device.Download(losses, A(_losses));
+        return losses;
+    }
+
+    /// <summary>Full logits (N, V) for a batch: for parity tests and small-scale evaluation, not for training.</summary>
+    public float[] ForwardLogits(TrainingBatch batch)
+    {
+        ForwardTrunk(batch);
+        long N = batch.N, V = Config.VocabSize;
+        using var logits = NativeBuffer.Allocate(Device.Context, N * V * 4);
+        var span = new DeviceSpan(logits.Pointer, N * V);
+        _k.Linear(span, A(_lnf), HeadWeight, N, Config.HiddenSize, V);
+        return Device.Download(span);
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    /// <summary>Sets every gradient to zero (start of an optimizer step).</summary>
+    public void ZeroGradients()
+    {
+        if (_grads != null) Device.Zero(_grads.All);
+        if (_loraGrads != null) Device.Zero(_loraGrads.All);
+    }
+
+    /// <summary>Forward and backward of one micro-batch; gradients ACCUMULATE (call <see cref="ZeroGradients"/>
+    /// once per optimizer step). The loss is lossScale·Σ row losses; pass 1/(target rows in the whole step) for
+    /// the mean over all micro-batches. Returns the sum of row losses and the number of target rows.</summary>
+    public (double LossSum, int Count) ForwardBackward(TrainingBatch batch, float lossScale)
+    {
+        ForwardTrunk(batch);
+        LlamaConfig c = Config;
+        long N = batch.N, C = c.HiddenSize, V = c.VocabSize;
+        _k.CrossEntropyForward(A(_losses), A(_ceLse), A(_lnf), HeadWeight, A(_targets), N, V, C);
+        _k.CrossEntropyBackward(A(_dln), Mode == TrainMode.Full ? HeadGrad : DeviceSpan.Null, A(_lnf), HeadWeight, A(_targets), A(_ceLse), lossScale, N, V, C);
+        Device.Zero(A(_dres).Slice(0, N * C));
+        _k.RmsNormBackward(A(_dres), G(LlamaTensorNames.FinalNorm), A(_dln), A(_residual[c.NumLayers]), P(LlamaTensorNames.FinalNorm), A(_rstdf), N, C);
+        for (int l = c.NumLayers - 1; l >= 0; l--)
+        {
+            if (Recompute) LayerForward(l, batch.B, batch.T);
+            LayerBackward(l, batch.B, batch.T);
+        }
+        if (Mode == TrainMode.Full)
+            _k.EmbeddingBackward(G(LlamaTensorNames.Embedding), A(_dres), A(_tokens), N, V, C);
+
+        var losses = new float[N];
+        Device.Download(losses, A(_losses));
+        double sum = 0;
+        int count = 0;
+        for (int i = 0; i < N; i++)
+        {
+            if (batch.Targets[i] < 0) continue;
+            sum += losses[i];
+            count++;
+        }
+        return (sum, count);
+    }
+
+    private void LayerBackward(int l, int B, int T)
+    {
+        LlamaConfig c = Config;
+        long N = (long)B * T, C = c.HiddenSize, Dh = c.ResolvedHeadDim, F = c.IntermediateSize;
+        long Hq = c.NumHeads * Dh, Hkv = c.NumKvHeads * Dh;
+        LayerActs a = _layerActs[l];
+        bool full = Mode == TrainMode.Full;
+        string W(string s) => LlamaTensorNames.Layer(l, s);
+        DeviceSpan dres = A(_dres), x = A(_residual[l]);
+
+        // MLP: out = mid + h·Wdᵀ; dres is d(out).
+        _k.LinearBackwardInput(A(_dh), dres, P(W("mlp.down_proj.weight")), N, F, C);
+        if (full) _k.LinearBackwardWeight(G(W("mlp.down_proj.weight")), dres, A(a.Hmlp), N, F, C);
+        LoraBackward(l, "down", a, A(_dh), dres, A(a.Hmlp), N);
+        _k.SwiGluBackward(A(_dg), A(_du), A(_dh), A(a.G), A(a.U), N * F);
+        _k.LinearBackwardInput(A(_dln), A(_dg), P(W("mlp.gate_proj.weight")), N, C, F);
+        _k.LinearBackwardInput(A(_dln), A(_du), P(W("mlp.up_proj.weight")), N, C, F, accumulate: true);
+        if (full)
+        {
+            _k.LinearBackwardWeight(G(W("mlp.gate_proj.weight")), A(_dg), A(a.Ln2), N, C, F);
+            _k.LinearBackwardWeight(G(W("mlp.up_proj.weight")), A(_du), A(a.Ln2), N, C, F);
+        }
+        LoraBackward(l, "gate", a, A(_dln), A(_dg), A(a.Ln2), N);
+        LoraBackward(l, "up", a, A(_dln), A(_du), A(a.Ln2), N);
+        _k.RmsNormBackward(dres, G(W("post_attention_layernorm.weight")), A(_dln), A(a.Mid), P(W("post_attention_layernorm.weight")), A(a.Rstd2), N, C);
+
+        // Attention: mid = x + att·Woᵀ; dres is now d(mid).
+        _k.LinearBackwardInput(A(_datt), dres, P(W("self_attn.o_proj.weight")), N, Hq, C);
+        if (full) _k.LinearBackwardWeight(G(W("self_attn.o_proj.weight")), dres, A(a.Att), N, Hq, C);
+        LoraBackward(l, "o", a, A(_datt), dres, A(a.Att), N);
+        _k.AttentionBackward(A(_dq), A(_dk), A(_dv), A(_datt), A(a.Q), A(a.K), A(a.V), A(a.Att), A(a.Lse), A(_segments),
+            B, T, c.NumHeads, c.NumKvHeads, Dh, 1f / MathF.Sqrt(Dh));
+        _k.RopeBackward(A(_dq), A(_positions), A(_invFreq), N, c.NumHeads, Dh);
+        _k.RopeBackward(A(_dk), A(_positions), A(_invFreq), N, c.NumKvHeads, Dh);
+        _k.LinearBackwardInput(A(_dln), A(_dq), P(W("self_attn.q_proj.weight")), N, C, Hq);
+        _k.LinearBackwardInput(A(_dln), A(_dk), P(W("self_attn.k_proj.weight")), N, C, Hkv, accumulate: true);
+        _k.LinearBackwardInput(A(_dln), A(_dv), P(W("self_attn.v_proj.weight")), N, C, Hkv, accumulate: true);
+        if (full)
+        {
+            _k.LinearBackwardWeight(G(W("self_attn.q_proj.weight")), A(_dq), A(a.Ln1), N, C, Hq);
+            _k.LinearBackwardWeight(G(W("self_attn.k_proj.weight")), A(_dk), A(a.Ln1), N, C, Hkv);
+            _k.LinearBackwardWeight(G(W("self_attn.v_proj.weight")), A(_dv), A(a.Ln1), N, C, Hkv);
+        }
+        LoraBackward(l, "q", a, A(_dln), A(_dq), A(a.Ln1), N);
+        LoraBackward(l, "k", a, A(_dln), A(_dk), A(a.Ln1), N);
+        LoraBackward(l, "v", a, A(_dln), A(_dv), A(a.Ln1), N);
+        _k.RmsNormBackward(dres, G(W("input_layernorm.weight")), A(_dln), x, P(W("input_layernorm.weight")), A(a.Rstd1), N, C);
+    }
+
+    private void LoraBackward(int l, string target, LayerActs a, DeviceSpan dx, DeviceSpan dy, DeviceSpan x, long n)
+    {
+        if (Lora == null || !a.LoraXa.TryGetValue(target, out int xa)) return;
+        var (inDim, outDim) = TargetDims(target);
+        string b = LoraName(l, target);
+        int ia = _loraIndex[b + ".lora_A.weight"], ib = _loraIndex[b + ".lora_B.weight"];
+        // Gradient index equals parameter index: both arenas were reserved in the same order.
+        _k.LoraBackward(dx, _loraGrads![ia], _loraGrads[ib], A(_loraWork), dy, x, A(xa), _lora![ia], _lora[ib], n, inDim, outDim, Lora.Rank, Lora.Scale);
+    }
+
+    // ------------------------------------------------------------------ optimizer
+
+    /// <summary>Global gradient norm, clipping to <paramref name="maxGradNorm"/> (≤ 0: none), then AdamW on every
+    /// trainable tensor. Weight decay applies to matrices only. Returns the gradient norm before clipping.</summary>
+    public float OptimizerStep(float lr, float weightDecay, float maxGradNorm = 1f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f)
+    {
+        DeviceSpan sumsq = A(_sumsq), clip = A(_clip);
+        Device.Zero(sumsq);
+        foreach (Trainable t in _trainables)
+        {
+            DeviceSpan g = GradSpan(t);
+            _k.SumSquares(sumsq, g, g.Count);
+        }
+        _k.ClipScale(clip, sumsq, maxGradNorm);
+        _step++;
+        foreach (Trainable t in _trainables)
+        {
+            var cfg = new HbAdamWConfig
+            {
+                Lr = lr, Beta1 = beta1, Beta2 = beta2, Eps = eps, WeightDecay = t.Decay ? weightDecay : 0f, Step = (int)_step,
+            };
+            DeviceSpan p = ParamSpan(t);
+            _k.AdamW(p, GradSpan(t), _opt[t.M], _opt[t.V], clip, p.Count, cfg);
+        }
+        var norm = new float[1];
+        Device.Download(norm, sumsq);
+        return MathF.Sqrt(norm[0]);
+    }
+
+    /// <summary>Gradient of a trainable tensor (host copy), for tests and diagnostics.</summary>
+    public float[] GetGradient(string name)
+    {
+        Trainable t = _trainables.FirstOrDefault(x => x.Name == name) ?? throw new ArgumentException($"'{name}' is not a trainable tensor");
+        return Device.Download(GradSpan(t));
+    }
+
+    /// <summary>Reads or writes one element of a trainable tensor (finite-difference checks).</summary>
+    public float GetParameter(string name, long index)
+    {
+        Trainable t = _trainables.FirstOrDefault(x => x.Name == name) ?? throw new ArgumentException($"'{name}' is not a trainable tensor");
+        var one = new float[1];
+        Device.Download(one, ParamSpan(t).Slice(index, 1));
+        return one[0];
+    }
+
+    public void SetParameter(string name, long index, float value)
+    {
+        Trainable t = _trainables.FirstOrDefault(x => x.Name == name) ?? throw new ArgumentException($"'{name}' is not a trainable tensor");
+        Device.Upload(ParamSpan(t).Slice(index, 1), [value]);
+    }
+
+    public IEnumerable<string> TrainableNames => _trainables.Select(t => t.Name);
+
+    public void Dispose()
+    {
+        _acts.Dispose();
+        _opt.Dispose();
+        _loraGrads?.Dispose();
+        _lora?.Dispose();
+        _grads?.Dispose();
+        _params.Dispose();
+    }
+}
