@@ -1,5 +1,6 @@
 // cpu-kernels.hpp — the CPU kernels (the specification every other backend is checked against).
-// One file per kernel family; each fills its entries of the ops table in register_kernels.
+// One file per kernel family; cpu-register.cpp puts them in the ops table. Shapes and gradient
+// conventions are those of humpback.h; the API layer has validated shapes and pointers already.
 #pragma once
 
 #include "backend.hpp"
@@ -8,5 +9,64 @@ namespace hb::cpu {
 
 // Fills every kernel entry of the CPU ops table (defined in cpu-register.cpp).
 void register_kernels(hb_backend_ops& ops);
+
+// matmul.cpp
+void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+                    int32_t trans_a, int32_t trans_b, float alpha, float beta);
+
+// elementwise.cpp
+void axpy(hb_context* ctx, float* y, const float* x, float alpha, int64_t n);
+void add(hb_context* ctx, float* out, const float* a, const float* b, int64_t n);
+void scale(hb_context* ctx, float* x, float alpha, int64_t n);
+
+// embedding.cpp
+void embedding_forward(hb_context* ctx, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t V,
+                       int64_t C);
+void embedding_backward(hb_context* ctx, float* dwte, const float* dout, const int32_t* tokens, int64_t N, int64_t V,
+                        int64_t C);
+
+// rmsnorm.cpp
+void rmsnorm_forward(hb_context* ctx, float* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                     int64_t C, float eps);
+void rmsnorm_backward(hb_context* ctx, float* dinp, float* dweight, const float* dout, const float* inp,
+                      const float* weight, const float* rstd, int64_t N, int64_t C);
+
+// rope.cpp
+void rope_forward(hb_context* ctx, float* x, const int32_t* positions, const float* inv_freq, int64_t N, int64_t H,
+                  int64_t D);
+void rope_backward(hb_context* ctx, float* dx, const int32_t* positions, const float* inv_freq, int64_t N, int64_t H,
+                   int64_t D);
+
+// attention.cpp
+void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
+                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+
+// swiglu.cpp
+void swiglu_forward(hb_context* ctx, float* out, const float* gate, const float* up, int64_t n);
+void swiglu_backward(hb_context* ctx, float* dgate, float* dup, const float* dout, const float* gate, const float* up,
+                     int64_t n);
+
+// cross-entropy.cpp
+void cross_entropy_forward(hb_context* ctx, float* losses, float* lse, const float* h, const float* w,
+                           const int32_t* targets, int64_t N, int64_t V, int64_t C, int64_t chunk);
+void cross_entropy_backward(hb_context* ctx, float* dh, float* dw, const float* h, const float* w,
+                            const int32_t* targets, const float* lse, float loss_scale, int64_t N, int64_t V, int64_t C,
+                            int64_t chunk);
+
+// lora.cpp
+void lora_forward(hb_context* ctx, float* y, float* xa, const float* x, const float* a, const float* b, int64_t N,
+                  int64_t in, int64_t out, int64_t R, float scale);
+void lora_backward(hb_context* ctx, float* dx, float* da, float* db, float* work, const float* dy, const float* x,
+                   const float* xa, const float* a, const float* b, int64_t N, int64_t in, int64_t out, int64_t R,
+                   float scale);
+
+// adamw.cpp (with the gradient-norm helpers it is used with)
+void sum_squares(hb_context* ctx, float* sumsq, const float* x, int64_t n);
+void clip_scale(hb_context* ctx, float* scale, const float* sumsq, float max_norm);
+void adamw_update(hb_context* ctx, float* param, const float* grad, float* m, float* v, const float* grad_scale,
+                  int64_t n, const hb_adamw_config* config);
 
 }  // namespace hb::cpu
