@@ -136,7 +136,14 @@ public class LlamaModelTests(ITestOutputHelper output)
         using var dev = Device.Create();
         var cfg = Tiny with { VocabSize = 16 };
         using var m = new LlamaModel(dev, cfg, mode, 4, 24, mode == TrainMode.Lora ? new LoraSettings(8, 16f, ["q", "k", "v", "o", "gate", "up", "down"]) : null);
-        m.LoadWeights(LlamaInit.RandomWeights(cfg, 1));
+        var w = LlamaInit.RandomWeights(cfg, 1);
+        if (mode == TrainMode.Lora)
+        {
+            // LoRA adapts a trained model: give the frozen (tied) embedding a trained model's scale, otherwise the
+            // frozen head cannot express confident predictions whatever the adapters do.
+            foreach (ref float x in w[LlamaTensorNames.Embedding].Data.AsSpan()) x *= 50f;
+        }
+        m.LoadWeights(w);
         if (mode == TrainMode.Lora) m.InitLora(1);
         TrainingBatch b = RepeatingText(cfg.VocabSize, 4, 24);
         float scale = 1f / b.CountTargets();
@@ -212,6 +219,7 @@ public class LlamaModelTests(ITestOutputHelper output)
         w["model.layers.1.mlp.up_proj.weight"] = new HostTensor("model.layers.1.mlp.up_proj.weight", [cfg.IntermediateSize, cfg.HiddenSize + 1]);
         var e = Assert.Throws<InvalidDataException>(() => m.LoadWeights(w, "ckpt"));
         Assert.Contains("model.layers.1.mlp.up_proj.weight", e.Message, StringComparison.Ordinal);
+        w = LlamaInit.RandomWeights(cfg, 1);
         w.Remove("model.norm.weight");
         e = Assert.Throws<InvalidDataException>(() => m.LoadWeights(w, "ckpt"));
         Assert.Contains("model.norm.weight", e.Message, StringComparison.Ordinal);
