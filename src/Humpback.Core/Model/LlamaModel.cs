@@ -185,6 +185,9 @@ public sealed class LlamaModel : IDisposable
     public int MaxSeq { get; }
     public bool Recompute { get; }
 
+    /// <summary>Times every kernel call by op when set (profiling).</summary>
+    public OpTimer? Timer { get => _k.Timer; set => _k.Timer = value; }
+
     /// <summary>Optimizer steps taken (AdamW's bias-correction step).</summary>
     public long Step { get => _step; set => _step = value; }
 
