@@ -1,0 +1,125 @@
+namespace Humpback.Data.World;
+
+/// <summary>
+/// The skills of the built-in world. Every skill asks "What is S?" and is answered "S is V." (with a short
+/// explanation), so one backward model can learn to turn any answer back into its question by copying S.
+/// Seed skills are taught by the gold seed; web skills appear only in the unlabelled web corpus, so a model can
+/// learn them only through self-augmentation and self-curation.
+/// </summary>
+public sealed record Skill(string Name, bool InSeed, Func<Random, SkillItem> Sample);
+
+/// <summary>One question of a skill: the subject S, the value V, a wrong value for corrupted web text, and the
+/// assistant-style answer.</summary>
+public sealed record SkillItem(string Skill, string Subject, string Value, string WrongValue, string Explanation)
+{
+    public string Question => $"What is {Subject}?";
+
+    public string Answer => $"{Capitalise(Subject)} is {Value}. {Explanation}";
+
+    public string WrongAnswer => $"{Capitalise(Subject)} is {WrongValue}. {Explanation}";
+
+    internal static string Capitalise(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+}
+
+public static class Skills
+{
+    // Fictional knowledge: only the pre-training corpus states these facts.
+    internal static readonly string[] Countries =
+    [
+        "Veldoria", "Quintara", "Morvania", "Zelbrook", "Ostrelia", "Pandoro", "Kestavia", "Lumbria", "Tarvonia", "Elsmark",
+        "Brinovia", "Carthis", "Doravel", "Fenwick", "Galdora", "Harrowin", "Istria", "Jorvale", "Kalmoor", "Lorwyn",
+    ];
+
+    internal static readonly string[] Capitals =
+    [
+        "Marrow", "Silvane", "Ketterby", "Oakhollow", "Brimstone", "Tessaly", "Dunmere", "Farrowgate", "Pellmoor", "Ravenholt",
+        "Sunmarch", "Thistledown", "Umberlee", "Vantry", "Westreach", "Yarrowick", "Zephyrine", "Ashcombe", "Bellwyn", "Corvale",
+    ];
+
+    internal static readonly string[] Creatures =
+    [
+        "zorp", "blimble", "quaffle", "snorkin", "plumbat", "grivet", "wumpet", "frazzle", "mibble", "torvix",
+        "glimmet", "yonder", "skubble", "drazzle", "poffin", "krillow", "vexlet", "nubbin", "sprocket", "flindle",
+    ];
+
+    internal static readonly string[] Colors =
+    [
+        "blue", "green", "orange", "purple", "silver", "red", "yellow", "pink", "brown", "gold",
+        "violet", "teal", "white", "black", "grey", "amber", "crimson", "ivory", "indigo", "olive",
+    ];
+
+    internal static readonly string[] Words =
+    [
+        "apple", "river", "stone", "cloud", "garden", "window", "candle", "forest", "pepper", "silver", "rabbit", "basket",
+        "mirror", "ladder", "pillow", "carpet", "bridge", "orange", "planet", "rocket", "button", "castle", "dragon", "feather",
+        "hammer", "island", "jacket", "kettle", "lemon", "meadow", "needle", "oyster", "parrot", "quiver", "ribbon", "saddle",
+        "tunnel", "violin", "wallet", "yogurt", "zipper", "anchor", "barrel", "cactus", "dollar", "engine", "falcon", "guitar",
+    ];
+
+    private static string NextLetter(char c) => ((char)(c + 1)).ToString();
+
+    public static readonly Skill[] All =
+    [
+        new("addition", true, r =>
+        {
+            int a = r.Next(0, 20), b = r.Next(0, 20);
+            return new SkillItem("addition", $"{a} plus {b}", $"{a + b}", $"{a + b + r.Next(1, 9)}",
+                $"Adding {b} to {a} gives {a + b}.");
+        }),
+        new("capital", true, r =>
+        {
+            int i = r.Next(Countries.Length);
+            return new SkillItem("capital", $"the capital of {Countries[i]}", Capitals[i], Capitals[(i + 1 + r.Next(Capitals.Length - 1)) % Capitals.Length],
+                $"{Capitals[i]} is the largest city of {Countries[i]}.");
+        }),
+        new("uppercase", true, r =>
+        {
+            string w = Words[r.Next(Words.Length)];
+            return new SkillItem("uppercase", $"{w} in capital letters", w.ToUpperInvariant(), Words[r.Next(Words.Length)].ToUpperInvariant(),
+                $"Every letter of {w} is written as a capital.");
+        }),
+        new("next-letter", true, r =>
+        {
+            char c = (char)('a' + r.Next(0, 25));
+            return new SkillItem("next-letter", $"the letter after {c}", NextLetter(c), ((char)('a' + r.Next(0, 26))).ToString(),
+                $"In the alphabet, {c} is followed by {NextLetter(c)}.");
+        }),
+        new("subtraction", false, r =>
+        {
+            int a = r.Next(5, 25), b = r.Next(0, a + 1);
+            return new SkillItem("subtraction", $"{a} minus {b}", $"{a - b}", $"{a - b + r.Next(1, 9)}",
+                $"Taking {b} away from {a} leaves {a - b}.");
+        }),
+        new("color", false, r =>
+        {
+            int i = r.Next(Creatures.Length);
+            return new SkillItem("color", $"the color of a {Creatures[i]}", Colors[i], Colors[(i + 1 + r.Next(Colors.Length - 1)) % Colors.Length],
+                $"Every {Creatures[i]} is {Colors[i]} from head to tail.");
+        }),
+        new("reverse", false, r =>
+        {
+            string w = Words[r.Next(Words.Length)];
+            string rev = new(w.Reverse().ToArray());
+            return new SkillItem("reverse", $"{w} spelled backwards", rev, new string(Words[r.Next(Words.Length)].Reverse().ToArray()),
+                $"Reading the letters of {w} from the end gives {rev}.");
+        }),
+        new("last-letter", false, r =>
+        {
+            string w = Words[r.Next(Words.Length)];
+            return new SkillItem("last-letter", $"the last letter of {w}", w[^1].ToString(), ((char)('a' + r.Next(0, 26))).ToString(),
+                $"The word {w} ends with {w[^1]}.");
+        }),
+    ];
+
+    public static Skill Get(string name) => All.FirstOrDefault(s => s.Name == name) ?? throw new ArgumentException($"unknown skill '{name}'");
+
+    /// <summary>The checker of every skill: the response must state the value as a whole word, and the first value
+    /// it states must be the right one (so "S is V" passes and "S is W, or maybe V" does not).</summary>
+    public static bool Check(string response, string value)
+    {
+        string[] words = response.Split([' ', '.', ',', '!', '?', '\n', '\t', ':', ';', '"', '\''], StringSplitOptions.RemoveEmptyEntries);
+        int isIndex = Array.IndexOf(words, "is");
+        if (isIndex >= 0 && isIndex + 1 < words.Length) return words[isIndex + 1] == value;
+        return words.Contains(value);
+    }
+}
