@@ -1,5 +1,5 @@
 // cuda-common.cuh — CUDA error checks that become hb::Error (never exit(): we live inside .NET),
-// the per-context CUDA state, and small device helpers (block reductions) shared by the kernels.
+// and the per-context CUDA state.
 #pragma once
 
 #include <cublasLt.h>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend.hpp"
+#include "cuda-device.cuh"
 #include "error.hpp"
 
 #define HB_CUDA_CHECK(call)                                                                              \
@@ -101,25 +102,6 @@ inline int blocks_for(int64_t n, int threads) { return (int)((n + threads - 1) /
 inline int grid_stride_blocks(int64_t n, int threads) {
     int64_t b = (n + threads - 1) / threads;
     return (int)(b < 4096 ? b : 4096);
-}
-
-// ---------------------------------------------------------------- device helpers
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// Sum over the whole block; every thread gets the result. blockDim.x must be a multiple of 32 (at most
-// 1024) and every thread of the block must call it. `shared` holds 32 floats.
-__device__ __forceinline__ float block_sum(float v, float* shared) {
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, nwarps = blockDim.x / 32;
-    v = warp_sum(v);
-    __syncthreads();  // shared may still be read by a previous call
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    v = lane < nwarps ? shared[lane] : 0.0f;
-    return warp_sum(v);
 }
 
 }  // namespace hb::cuda
