@@ -6,7 +6,8 @@
 //
 // Supported: threadIdx/blockIdx/blockDim/gridDim (x, y, z), __syncthreads, __shfl_xor_sync with a full mask
 // (every lane of the warp must call it, as in the kernels), atomicAdd on float, dynamic shared memory
-// through HB_DYNAMIC_SHARED, expf/logf/fmaxf/sqrtf from <cmath>. Not supported: static __shared__ arrays.
+// through HB_DYNAMIC_SHARED, shared arrays through HB_STATIC_SHARED (not a bare __shared__), expf/logf/
+// fmaxf/sqrtf from <cmath> and rsqrtf.
 // Include this before any kernel header.
 #pragma once
 
@@ -14,7 +15,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -66,7 +70,18 @@ struct Block {
         : barrier(threads), warps((size_t)(threads + 31) / 32), shared(shared_bytes / sizeof(float) + 1) {}
     Barrier barrier;
     std::vector<Warp> warps;
-    std::vector<float> shared;
+    std::vector<float> shared;  // dynamic shared memory
+    std::mutex statics_mutex;   // static shared arrays, by name: the first thread to ask allocates
+    std::vector<std::pair<std::string, std::unique_ptr<double[]>>> statics;
+
+    template <typename T>
+    T* static_array(const char* name, size_t count) {
+        std::lock_guard<std::mutex> lock(statics_mutex);
+        for (auto& [n, p] : statics)
+            if (n == name) return reinterpret_cast<T*>(p.get());
+        statics.emplace_back(name, std::make_unique<double[]>((count * sizeof(T) + sizeof(double) - 1) / sizeof(double)));
+        return reinterpret_cast<T*>(statics.back().second.get());
+    }
 };
 
 inline thread_local dim3 tl_thread_idx, tl_block_idx;
@@ -81,6 +96,7 @@ inline std::mutex g_atomic_mutex;
 #define blockDim (::emu::g_block_dim)
 #define gridDim (::emu::g_grid_dim)
 #define HB_DYNAMIC_SHARED(name) float* name = ::emu::tl_block->shared.data()
+#define HB_STATIC_SHARED(type, name, count) type* name = ::emu::tl_block->static_array<type>(#name, (count))
 
 inline void __syncthreads() { emu::tl_block->barrier.wait(); }
 
@@ -94,6 +110,8 @@ inline float __shfl_xor_sync(unsigned /*mask*/, float v, int lane_mask) {
     w.barrier.wait();  // nobody overwrites lanes[] before every lane has read
     return r;
 }
+
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 
 inline float atomicAdd(float* p, float v) {
     std::lock_guard<std::mutex> lock(emu::g_atomic_mutex);

@@ -1,15 +1,23 @@
-// test-cuda-emulated.cpp — the CUDA attention kernels (native/src/cuda/attention-kernels.cuh), compiled as host
-// C++ and run on CPU threads by cuda-emulator.hpp, against a naive double-precision reference. This checks the
-// kernels' indexing, masking (causal, segments), GQA head mapping, tiling and online softmax on machines
-// without a GPU; it cannot check timing, races the barriers happen to hide, or anything of the launch code.
-// test-cuda-parity.cpp checks the real kernels on a GPU.
+// test-cuda-emulated.cpp — the device code of the CUDA backend (native/src/cuda/*-kernels.cuh), compiled as host
+// C++ and run on CPU threads by cuda-emulator.hpp, against naive double-precision references. This checks the
+// kernels' indexing, masking (causal, segments), GQA head mapping, tiling, reductions and online softmax on
+// machines without a GPU; it cannot check timing, races the barriers happen to hide, cuBLAS, or the launch
+// code of the .cu files (the launch shapes below mirror it). test-cuda-parity.cpp checks everything on a GPU.
 #include "cuda-emulator.hpp"
 // clang-format off: the emulator must come first
+#include "adamw-kernels.cuh"
 #include "attention-kernels.cuh"
+#include "cross-entropy-kernels.cuh"
+#include "elementwise-kernels.cuh"
+#include "embedding-kernels.cuh"
+#include "rmsnorm-kernels.cuh"
+#include "rope-kernels.cuh"
+#include "swiglu-kernels.cuh"
 // clang-format on
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -116,7 +124,7 @@ void run_kernels(const Shape& s, std::vector<float>& out, std::vector<float>& ls
                  std::vector<float>& dk, std::vector<float>& dv, const std::vector<float>& q,
                  const std::vector<float>& k, const std::vector<float>& v, const int32_t* seg,
                  const std::vector<float>& dout, float scale) {
-    using namespace hb::cuda;
+    using namespace hb::cuda::attention_kernels;
     emu::launch(dim3((unsigned)((s.T + kBQ - 1) / kBQ), (unsigned)s.H, (unsigned)s.B), dim3(kThreads),
                 forward_smem_bytes(DMAX), attention_forward_kernel<DMAX, EXACT>, out.data(), lse.data(), q.data(),
                 k.data(), v.data(), seg, s.T, s.H, s.KVH, s.D, scale);
@@ -164,5 +172,265 @@ TEST(CudaEmulatedAttention, D128Gqa2InterleavedSegments) { check({1, 70, 4, 2, 1
 TEST(CudaEmulatedAttention, GenericD40Gqa4) { check({1, 33, 8, 2, 40, 0}); }
 TEST(CudaEmulatedAttention, GenericD20Gqa2WholeTiles) { check({1, 64, 2, 1, 20, 1}); }
 TEST(CudaEmulatedAttention, GenericD96) { check({1, 35, 2, 2, 96, 0}); }
+
+// ---------------------------------------------------------------- the other kernel families
+
+// Blocks of a grid-stride launch, as cuda-common.cuh's grid_stride_blocks.
+unsigned grid_for(int64_t n, int threads) {
+    const int64_t b = (n + threads - 1) / threads;
+    return (unsigned)(b < 4096 ? b : 4096);
+}
+
+std::vector<float> randv(size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+}
+
+TEST(CudaEmulatedKernels, ElementwiseIncludingAShortGrid) {
+    using namespace hb::cuda::elementwise_kernels;
+    const int64_t n = 1000;
+    // 2 blocks for 1000 elements: each thread loops (the grid-stride path large tensors take)
+    for (unsigned grid : {grid_for(n, kThreads), 2u}) {
+        auto x = randv(n, 1), y = randv(n, 2), y0 = y;
+        emu::launch(dim3(grid), dim3(kThreads), 0, axpy_kernel, y.data(), (const float*)x.data(), -0.5f, n);
+        std::vector<double> ref(n);
+        for (int64_t i = 0; i < n; i++) ref[i] = (double)y0[i] - 0.5 * x[i];
+        expect_close("axpy", y, ref, {1e-6, 1e-6});
+        std::vector<float> out(n, NAN);
+        emu::launch(dim3(grid), dim3(kThreads), 0, add_kernel, out.data(), (const float*)x.data(),
+                    (const float*)y.data(), n);
+        for (int64_t i = 0; i < n; i++) ref[i] = (double)x[i] + y[i];
+        expect_close("add", out, ref, {1e-6, 1e-6});
+        emu::launch(dim3(grid), dim3(kThreads), 0, scale_kernel, out.data(), 3.0f, n);
+        for (int64_t i = 0; i < n; i++) ref[i] *= 3.0;
+        expect_close("scale", out, ref, {1e-6, 1e-6});
+    }
+}
+
+TEST(CudaEmulatedKernels, SwiGlu) {
+    using namespace hb::cuda::swiglu_kernels;
+    const int64_t n = 777;
+    auto g = randv(n, 3, -6.0f, 6.0f), u = randv(n, 4), d = randv(n, 5);
+    std::vector<float> out(n, NAN), dg(n, NAN), du(n, NAN);
+    emu::launch(dim3(grid_for(n, kThreads)), dim3(kThreads), 0, swiglu_forward_kernel, out.data(),
+                (const float*)g.data(), (const float*)u.data(), n);
+    emu::launch(dim3(grid_for(n, kThreads)), dim3(kThreads), 0, swiglu_backward_kernel, dg.data(), du.data(),
+                (const float*)d.data(), (const float*)g.data(), (const float*)u.data(), n);
+    std::vector<double> ro(n), rg(n), ru(n);
+    for (int64_t i = 0; i < n; i++) {
+        const double x = g[i], sg = 1.0 / (1.0 + std::exp(-x));
+        ro[i] = x * sg * u[i];
+        rg[i] = d[i] * u[i] * sg * (1.0 + x * (1.0 - sg));
+        ru[i] = d[i] * x * sg;
+    }
+    expect_close("swiglu out", out, ro, {1e-6, 1e-5});
+    expect_close("swiglu dgate", dg, rg, {1e-6, 1e-5});
+    expect_close("swiglu dup", du, ru, {1e-6, 1e-5});
+}
+
+TEST(CudaEmulatedKernels, EmbeddingWithRepeatedAndOutOfRangeTokens) {
+    using namespace hb::cuda::embedding_kernels;
+    const int64_t N = 9, V = 13, C = 7;
+    const std::vector<int32_t> tokens = {3, 0, 12, 3, -1, 7, 13, 3, 5};  // -1 and 13 are out of range
+    auto wte = randv((size_t)(V * C), 6), dout = randv((size_t)(N * C), 7), dwte = randv((size_t)(V * C), 8);
+    std::vector<float> out((size_t)(N * C), NAN);
+    std::vector<double> ro(out.size()), rd(dwte.begin(), dwte.end());
+    emu::launch(dim3(grid_for(N * C, kThreads)), dim3(kThreads), 0, embedding_forward_kernel, out.data(),
+                tokens.data(), (const float*)wte.data(), N, V, C);
+    emu::launch(dim3(grid_for(N * C, kThreads)), dim3(kThreads), 0, embedding_backward_kernel, dwte.data(),
+                (const float*)dout.data(), tokens.data(), N, V, C);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const int32_t t = tokens[(size_t)n];
+            const bool ok = t >= 0 && t < V;
+            ro[(size_t)(n * C + c)] = ok ? wte[(size_t)(t * C + c)] : 0.0;
+            if (ok) rd[(size_t)(t * C + c)] += dout[(size_t)(n * C + c)];
+        }
+    expect_close("embedding out", out, ro, {0.0, 0.0});
+    expect_close("embedding dwte", dwte, rd, {1e-6, 1e-6});
+}
+
+TEST(CudaEmulatedKernels, RopeForwardBackward) {
+    using namespace hb::cuda::rope_kernels;
+    const int64_t N = 5, H = 3, D = 8, half = D / 2;
+    const std::vector<int32_t> pos = {0, 1, 7, 100, 31};
+    std::vector<float> inv_freq((size_t)half);
+    for (int64_t i = 0; i < half; i++) inv_freq[(size_t)i] = (float)std::pow(10000.0, -2.0 * i / D);
+    auto x = randv((size_t)(N * H * D), 9), x0 = x;
+    emu::launch(dim3(grid_for(N * H * half, kThreads)), dim3(kThreads), 0, rope_kernel, x.data(), pos.data(),
+                (const float*)inv_freq.data(), N, H, D, 1.0f);
+    std::vector<double> ref(x.size());
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < half; i++) {
+                const double a = (double)((float)pos[(size_t)n] * inv_freq[(size_t)i]);
+                const size_t o = (size_t)((n * H + h) * D);
+                const double x1 = x0[o + i], x2 = x0[o + i + half];
+                ref[o + i] = x1 * std::cos(a) - x2 * std::sin(a);
+                ref[o + i + half] = x2 * std::cos(a) + x1 * std::sin(a);
+            }
+    expect_close("rope forward", x, ref, {1e-5, 1e-5});
+    emu::launch(dim3(grid_for(N * H * half, kThreads)), dim3(kThreads), 0, rope_kernel, x.data(), pos.data(),
+                (const float*)inv_freq.data(), N, H, D, -1.0f);
+    expect_close("rope backward of forward = identity", x, std::vector<double>(x0.begin(), x0.end()), {1e-5, 1e-5});
+}
+
+TEST(CudaEmulatedKernels, RmsNorm) {
+    using namespace hb::cuda::rmsnorm_kernels;
+    for (int64_t C : {7, 300}) {  // fewer and more columns than threads
+        SCOPED_TRACE(::testing::Message() << "C=" << C);
+        const int64_t N = 5;
+        const float eps = 1e-5f;
+        auto x = randv((size_t)(N * C), 10, -2.0f, 2.0f), w = randv((size_t)C, 11, 0.5f, 1.5f);
+        auto dout = randv((size_t)(N * C), 12), dinp = randv((size_t)(N * C), 13), dinp0 = dinp;
+        std::vector<float> out((size_t)(N * C), NAN), rstd((size_t)N, NAN);
+        emu::launch(dim3((unsigned)N), dim3(kThreads), 0, rmsnorm_forward_kernel, out.data(), rstd.data(),
+                    (const float*)x.data(), (const float*)w.data(), C, eps);
+        emu::launch(dim3((unsigned)N), dim3(kThreads), 0, rmsnorm_backward_dinp_kernel, dinp.data(),
+                    (const float*)dout.data(), (const float*)x.data(), (const float*)w.data(),
+                    (const float*)rstd.data(), C);
+        std::vector<double> ro(out.size()), rr((size_t)N), rd(dinp0.begin(), dinp0.end());
+        for (int64_t n = 0; n < N; n++) {
+            double ss = 0, dot = 0;
+            for (int64_t c = 0; c < C; c++) ss += (double)x[(size_t)(n * C + c)] * x[(size_t)(n * C + c)];
+            const double r = 1.0 / std::sqrt(ss / C + eps);
+            rr[(size_t)n] = r;
+            for (int64_t c = 0; c < C; c++) {
+                const size_t i = (size_t)(n * C + c);
+                ro[i] = x[i] * r * w[(size_t)c];
+                dot += (double)dout[i] * w[(size_t)c] * x[i];
+            }
+            for (int64_t c = 0; c < C; c++) {
+                const size_t i = (size_t)(n * C + c);
+                rd[i] += r * dout[i] * w[(size_t)c] - r * r * r * dot / C * x[i];
+            }
+        }
+        expect_close("rmsnorm out", out, ro, {1e-5, 1e-5});
+        expect_close("rmsnorm rstd", rstd, rr, {1e-5, 1e-5});
+        expect_close("rmsnorm dinp (+=)", dinp, rd, {1e-5, 1e-4});
+    }
+    // dweight: several row blocks (N > kRowsPerBlock) and a partial column block.
+    const int64_t N = 300, C = 40;
+    auto x = randv((size_t)(N * C), 14), dout = randv((size_t)(N * C), 15), rstd = randv((size_t)N, 16, 0.5f, 2.0f);
+    auto dw = randv((size_t)C, 17);
+    std::vector<double> ref(dw.begin(), dw.end());
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            ref[(size_t)c] += (double)dout[(size_t)(n * C + c)] * x[(size_t)(n * C + c)] * rstd[(size_t)n];
+    emu::launch(dim3((unsigned)((C + 31) / 32), (unsigned)((N + kRowsPerBlock - 1) / kRowsPerBlock)), dim3(32, 8), 0,
+                rmsnorm_backward_dweight_kernel, dw.data(), (const float*)dout.data(), (const float*)x.data(),
+                (const float*)rstd.data(), N, C);
+    expect_close("rmsnorm dweight (+=)", dw, ref, {1e-4, 1e-5});
+}
+
+TEST(CudaEmulatedKernels, SumSquaresClipScaleAdamW) {
+    using namespace hb::cuda::adamw_kernels;
+    const int64_t n = 5000;
+    auto x = randv((size_t)n, 18);
+    double ss = 0.5;
+    for (float v : x) ss += (double)v * v;
+    for (unsigned grid : {grid_for(n, kThreads), 3u}) {
+        std::vector<float> sumsq = {0.5f};
+        emu::launch(dim3(grid), dim3(kThreads), 0, sum_squares_kernel, sumsq.data(), (const float*)x.data(), n);
+        expect_close("sum_squares (+=)", sumsq, std::vector<double>{ss}, {1e-6, 1e-5});
+    }
+    for (float max_norm : {1.0f, 0.0f, 1e6f}) {
+        std::vector<float> sumsq = {100.0f}, scale = {NAN};
+        emu::launch(dim3(1), dim3(32), 0, clip_scale_kernel, scale.data(), (const float*)sumsq.data(), max_norm);
+        const double want = max_norm <= 0 ? 1.0 : std::min(1.0, max_norm / (10.0 + 1e-6));
+        expect_close("clip_scale", scale, std::vector<double>{want}, {1e-7, 1e-6});
+    }
+    const int64_t m = 1000;
+    auto p = randv((size_t)m, 19), g = randv((size_t)m, 20), mo = randv((size_t)m, 21, -0.1f, 0.1f);
+    auto vo = randv((size_t)m, 22, 0.001f, 0.01f);
+    const std::vector<float> gs = {0.5f};
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f;
+    const int step = 3;
+    const double bc1 = 1.0 - std::pow((double)b1, step), bc2 = 1.0 - std::pow((double)b2, step);
+    std::vector<double> rp((size_t)m), rm((size_t)m), rv((size_t)m);
+    for (int64_t i = 0; i < m; i++) {
+        const double gi = (double)g[(size_t)i] * 0.5;
+        rm[(size_t)i] = b1 * (double)mo[(size_t)i] + (1 - (double)b1) * gi;
+        rv[(size_t)i] = b2 * (double)vo[(size_t)i] + (1 - (double)b2) * gi * gi;
+        const double mh = rm[(size_t)i] / bc1, vh = rv[(size_t)i] / bc2;
+        rp[(size_t)i] = p[(size_t)i] - lr * (mh / (std::sqrt(vh) + eps) + wd * p[(size_t)i]);
+    }
+    emu::launch(dim3(grid_for(m, kThreads)), dim3(kThreads), 0, adamw_kernel, p.data(), (const float*)g.data(),
+                mo.data(), vo.data(), gs.data(), m, lr, b1, b2, eps, wd, (float)bc1, (float)bc2);
+    expect_close("adamw param", p, rp, {1e-6, 1e-5});
+    expect_close("adamw m", mo, rm, {1e-7, 1e-5});
+    expect_close("adamw v", vo, rv, {1e-8, 1e-5});
+}
+
+// The cross-entropy row kernels over uneven vocabulary chunks; the GEMMs (cuBLAS on the GPU) are host loops here.
+TEST(CudaEmulatedKernels, CrossEntropyChunks) {
+    using namespace hb::cuda::cross_entropy_kernels;
+    const int64_t N = 6, V = 50, C = 8;
+    const std::vector<int32_t> targets = {3, -1, 49, 16, 0, -100};
+    auto h = randv((size_t)(N * C), 23, -2.0f, 2.0f), w = randv((size_t)(V * C), 24, -2.0f, 2.0f);
+    auto logits_of = [&](int64_t v0, int64_t cw) {  // (N, cw) = h @ w[v0:v0+cw]^T
+        std::vector<float> l((size_t)(N * cw));
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t j = 0; j < cw; j++) {
+                double a = 0;
+                for (int64_t c = 0; c < C; c++) a += (double)h[(size_t)(n * C + c)] * w[(size_t)((v0 + j) * C + c)];
+                l[(size_t)(n * cw + j)] = (float)a;
+            }
+        return l;
+    };
+    // reference
+    std::vector<double> rl((size_t)N), rlse((size_t)N), rdh((size_t)(N * C), 0.0), rdw((size_t)(V * C), 0.0);
+    const float loss_scale = 0.25f;
+    auto full = logits_of(0, V);
+    for (int64_t n = 0; n < N; n++) {
+        double m = -INFINITY, s = 0;
+        for (int64_t j = 0; j < V; j++) m = std::max(m, (double)full[(size_t)(n * V + j)]);
+        for (int64_t j = 0; j < V; j++) s += std::exp(full[(size_t)(n * V + j)] - m);
+        rlse[(size_t)n] = m + std::log(s);
+        const int32_t t = targets[(size_t)n];
+        rl[(size_t)n] = t < 0 ? 0.0 : rlse[(size_t)n] - full[(size_t)(n * V + t)];
+        if (t < 0) continue;
+        for (int64_t j = 0; j < V; j++) {
+            const double d = loss_scale * (std::exp(full[(size_t)(n * V + j)] - rlse[(size_t)n]) - (j == t ? 1.0 : 0.0));
+            for (int64_t c = 0; c < C; c++) {
+                rdh[(size_t)(n * C + c)] += d * w[(size_t)(j * C + c)];
+                rdw[(size_t)(j * C + c)] += d * h[(size_t)(n * C + c)];
+            }
+        }
+    }
+    for (int64_t chunk : {16, 50}) {
+        SCOPED_TRACE(::testing::Message() << "chunk=" << chunk);
+        std::vector<float> losses((size_t)N, 0.0f), lse((size_t)N, NAN), run_sum((size_t)N, NAN);
+        for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+            const int64_t cw = std::min(chunk, V - v0);
+            auto l = logits_of(v0, cw);
+            emu::launch(dim3((unsigned)N), dim3(kThreads), 0, ce_chunk_kernel, lse.data(), run_sum.data(),
+                        losses.data(), (const float*)l.data(), targets.data(), cw, v0, (int)(v0 == 0));
+        }
+        emu::launch(dim3(grid_for(N, kThreads)), dim3(kThreads), 0, ce_finish_kernel, losses.data(), lse.data(),
+                    (const float*)run_sum.data(), targets.data(), N);
+        expect_close("losses", losses, rl, {1e-5, 1e-5});
+        expect_close("lse", lse, rlse, {1e-5, 1e-5});
+
+        std::vector<double> dh((size_t)(N * C), 0.0), dw((size_t)(V * C), 0.0);
+        for (int64_t v0 = 0; v0 < V; v0 += chunk) {
+            const int64_t cw = std::min(chunk, V - v0);
+            auto l = logits_of(v0, cw);
+            emu::launch(dim3(grid_for(N * cw, kThreads)), dim3(kThreads), 0, ce_dlogits_kernel, l.data(),
+                        targets.data(), (const float*)lse.data(), loss_scale, N, cw, v0);
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t j = 0; j < cw; j++)
+                    for (int64_t c = 0; c < C; c++) {
+                        dh[(size_t)(n * C + c)] += (double)l[(size_t)(n * cw + j)] * w[(size_t)((v0 + j) * C + c)];
+                        dw[(size_t)((v0 + j) * C + c)] += (double)l[(size_t)(n * cw + j)] * h[(size_t)(n * C + c)];
+                    }
+        }
+        expect_close("dh", dh, rdh, {1e-5, 1e-4});
+        expect_close("dw", dw, rdw, {1e-5, 1e-4});
+    }
+}
 
 }  // namespace

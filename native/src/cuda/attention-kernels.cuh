@@ -9,9 +9,7 @@
 
 #include "cuda-device.cuh"
 
-namespace hb::cuda {
-
-namespace {
+namespace hb::cuda::attention_kernels {
 
 constexpr int kThreads = 128;
 constexpr int kTPR = 4;   // threads per query row (forward) or key row (backward)
@@ -298,5 +296,4 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-}  // namespace
-}  // namespace hb::cuda
+}  // namespace hb::cuda::attention_kernels

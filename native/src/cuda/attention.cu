@@ -20,6 +20,8 @@
 
 namespace hb::cuda {
 
+using namespace attention_kernels;
+
 namespace {
 
 template <int DMAX, bool EXACT>

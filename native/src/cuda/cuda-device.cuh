@@ -7,6 +7,10 @@
 #if !defined(HB_DYNAMIC_SHARED)
 #define HB_DYNAMIC_SHARED(name) extern __shared__ float name[]
 #endif
+// A fixed-size shared array of the block (1-D; index 2-D tiles by hand).
+#if !defined(HB_STATIC_SHARED)
+#define HB_STATIC_SHARED(type, name, count) __shared__ type name[count]
+#endif
 
 namespace hb::cuda {
 
