@@ -79,7 +79,8 @@ struct Block {
         std::lock_guard<std::mutex> lock(statics_mutex);
         for (auto& [n, p] : statics)
             if (n == name) return reinterpret_cast<T*>(p.get());
-        statics.emplace_back(name, std::make_unique<double[]>((count * sizeof(T) + sizeof(double) - 1) / sizeof(double)));
+        const size_t doubles = (count * sizeof(T) + sizeof(double) - 1) / sizeof(double);  // aligned for any T
+        statics.emplace_back(name, std::make_unique<double[]>(doubles));
         return reinterpret_cast<T*>(statics.back().second.get());
     }
 };

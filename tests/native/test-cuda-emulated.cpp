@@ -394,7 +394,8 @@ TEST(CudaEmulatedKernels, CrossEntropyChunks) {
         rl[(size_t)n] = t < 0 ? 0.0 : rlse[(size_t)n] - full[(size_t)(n * V + t)];
         if (t < 0) continue;
         for (int64_t j = 0; j < V; j++) {
-            const double d = loss_scale * (std::exp(full[(size_t)(n * V + j)] - rlse[(size_t)n]) - (j == t ? 1.0 : 0.0));
+            const double p = std::exp(full[(size_t)(n * V + j)] - rlse[(size_t)n]);
+            const double d = loss_scale * (p - (j == t ? 1.0 : 0.0));
             for (int64_t c = 0; c < C; c++) {
                 rdh[(size_t)(n * C + c)] += d * w[(size_t)(j * C + c)];
                 rdw[(size_t)(j * C + c)] += d * h[(size_t)(n * C + c)];
