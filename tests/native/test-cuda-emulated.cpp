@@ -10,6 +10,7 @@
 #include "cross-entropy-kernels.cuh"
 #include "elementwise-kernels.cuh"
 #include "embedding-kernels.cuh"
+#include "gemm-layout.hpp"
 #include "rmsnorm-kernels.cuh"
 #include "rope-kernels.cuh"
 #include "swiglu-kernels.cuh"
@@ -432,6 +433,49 @@ TEST(CudaEmulatedKernels, CrossEntropyChunks) {
         expect_close("dh", dh, rdh, {1e-5, 1e-4});
         expect_close("dw", dw, rdw, {1e-5, 1e-4});
     }
+}
+
+// matmul.cu hands cuBLAS the column-major problem from gemm-layout.hpp. A naive column-major GEMM with exactly
+// those arguments (what cublasGemmEx / cublasLtMatmul compute) must give the row-major product.
+TEST(CudaEmulatedKernels, GemmLayoutMapsRowMajorToColumnMajor) {
+    struct Case {
+        int64_t M, N, K;
+    };
+    for (Case cs : {Case{1, 1, 1}, Case{3, 5, 7}, Case{8, 2, 9}})
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                SCOPED_TRACE(::testing::Message() << "M=" << cs.M << " N=" << cs.N << " K=" << cs.K << " ta=" << ta
+                                                  << " tb=" << tb);
+                const int64_t M = cs.M, N = cs.N, K = cs.K;
+                auto a = randv((size_t)(M * K), 30), b = randv((size_t)(K * N), 31);
+                // row-major reference: op(a)[i][l] = ta ? a[l*M+i] : a[i*K+l]; op(b)[l][j] = tb ? b[j*K+l] : b[l*N+j]
+                std::vector<double> ref((size_t)(M * N), 0.0);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t j = 0; j < N; j++)
+                        for (int64_t l = 0; l < K; l++)
+                            ref[(size_t)(i * N + j)] += (double)(ta ? a[(size_t)(l * M + i)] : a[(size_t)(i * K + l)]) *
+                                                        (tb ? b[(size_t)(j * K + l)] : b[(size_t)(l * N + j)]);
+                const hb::cuda::ColumnMajorGemm g = hb::cuda::column_major_gemm(M, N, K, ta, tb);
+                ASSERT_EQ(g.rows_first * g.cols_first, K * N);
+                ASSERT_EQ(g.rows_second * g.cols_second, M * K);
+                ASSERT_EQ(g.trans_first ? g.cols_first : g.rows_first, g.m);    // op(first) is (m,k)
+                ASSERT_EQ(g.trans_second ? g.rows_second : g.cols_second, g.n);  // op(second) is (k,n)
+                // column-major element (r,c) of a matrix with leading dimension ld is at r + c*ld
+                auto first = [&](int64_t r, int64_t c) {
+                    return g.trans_first ? b[(size_t)(c + r * g.ld_first)] : b[(size_t)(r + c * g.ld_first)];
+                };
+                auto second = [&](int64_t r, int64_t c) {
+                    return g.trans_second ? a[(size_t)(c + r * g.ld_second)] : a[(size_t)(r + c * g.ld_second)];
+                };
+                std::vector<double> out((size_t)(M * N), NAN);
+                for (int64_t i = 0; i < g.m; i++)
+                    for (int64_t j = 0; j < g.n; j++) {
+                        double acc = 0;
+                        for (int64_t l = 0; l < g.k; l++) acc += (double)first(i, l) * second(l, j);
+                        out[(size_t)(i + j * g.ldc)] = acc;
+                    }
+                expect_close("gemm via column-major mapping", out, ref, {1e-12, 1e-12});
+            }
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
 // matmul.cu — out (M,N) = alpha * op(a) @ op(b) + beta * out on row-major fp32 data, through cuBLASLt
 // (cublasGemmEx when Lt has no algorithm for a shape, or when HB_CUDA_GEMM=cublas).
 //
-// cuBLAS is column-major. A row-major (R,C) matrix is the column-major (C,R) matrix with the same bytes,
-// so the row-major product out = op(a) op(b) is computed as the column-major product
-// out^T (N,M) = op(b)^T (N,K) @ op(a)^T (K,M): the operands are swapped, their transpose flags kept.
+// cuBLAS is column-major: gemm-layout.hpp maps the row-major product onto it (operands swapped, transpose
+// flags kept); tests/native/test-cuda-emulated.cpp checks that mapping on the host.
 //
 // Compute type (State::matmul_mode, from HB_CUDA_MATMUL): fp32 = CUBLAS_COMPUTE_32F (exact fp32 FMA, no
 // tensor cores); tf32 = CUBLAS_COMPUTE_32F_FAST_TF32; bf16 = CUBLAS_COMPUTE_32F_FAST_16BF. Inputs and
@@ -11,6 +10,7 @@
 #include <climits>
 
 #include "cuda-ops.cuh"
+#include "gemm-layout.hpp"
 
 namespace hb::cuda {
 
@@ -54,35 +54,36 @@ void gemm_ex(hb_context* ctx, float* out, const float* a, const float* b, int64_
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
         throw_error(HB_ERR_UNSUPPORTED, "hb_matmul: cublasGemmEx takes int dimensions (M=%lld N=%lld K=%lld)",
                     (long long)M, (long long)N, (long long)K);
-    cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;  // first cuBLAS operand: b
-    cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;  // second cuBLAS operand: a
-    int ld_b = (int)(trans_b ? K : N);
-    int ld_a = (int)(trans_a ? M : K);
-    HB_CUBLAS_CHECK(cublasGemmEx(st.cublas, op_b, op_a, (int)N, (int)M, (int)K, &alpha, b, CUDA_R_32F, ld_b, a,
-                                 CUDA_R_32F, ld_a, &beta, out, CUDA_R_32F, (int)N, compute_type(st.matmul_mode),
-                                 CUBLAS_GEMM_DEFAULT));
+    const ColumnMajorGemm g = column_major_gemm(M, N, K, trans_a, trans_b);
+    const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
+    HB_CUBLAS_CHECK(cublasGemmEx(st.cublas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha, b, CUDA_R_32F,
+                                 (int)g.ld_first, a, CUDA_R_32F, (int)g.ld_second, &beta, out, CUDA_R_32F, (int)g.ldc,
+                                 compute_type(st.matmul_mode), CUBLAS_GEMM_DEFAULT));
 }
 
 // Returns false when cuBLASLt has no algorithm for this problem (the caller then uses cublasGemmEx).
 bool gemm_lt(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
              int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     State& st = state(ctx);
-    cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const ColumnMajorGemm g = column_major_gemm(M, N, K, trans_a, trans_b);
+    const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
 
     LtDesc desc;
     HB_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.d, compute_type(st.matmul_mode), CUDA_R_32F));
-    HB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_b, sizeof op_b));
-    HB_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_a, sizeof op_a));
+    HB_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first));
+    HB_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second));
 
-    // Stored (column-major) shapes: first operand b is (N,K), or (K,N) when transposed; second operand a
-    // is (K,M), or (M,K) when transposed; out is (N,M). Leading dimension = stored rows.
+    // Layouts take the stored (column-major) shapes: b as cuBLAS' A, a as its B, out as C and D.
     LtLayout lb, la, lc;
-    uint64_t b_rows = (uint64_t)(trans_b ? K : N), b_cols = (uint64_t)(trans_b ? N : K);
-    uint64_t a_rows = (uint64_t)(trans_a ? M : K), a_cols = (uint64_t)(trans_a ? K : M);
-    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb.l, CUDA_R_32F, b_rows, b_cols, (int64_t)b_rows));
-    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la.l, CUDA_R_32F, a_rows, a_cols, (int64_t)a_rows));
-    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc.l, CUDA_R_32F, (uint64_t)N, (uint64_t)M, (int64_t)N));
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb.l, CUDA_R_32F, (uint64_t)g.rows_first, (uint64_t)g.cols_first,
+                                               g.ld_first));
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la.l, CUDA_R_32F, (uint64_t)g.rows_second, (uint64_t)g.cols_second,
+                                               g.ld_second));
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc.l, CUDA_R_32F, (uint64_t)g.m, (uint64_t)g.n, g.ldc));
 
     const int align_a = alignment_of(a), align_b = alignment_of(b), align_c = alignment_of(out);
     const LtKey key{M, N, K, trans_a, trans_b, align_a, align_b, align_c};
@@ -101,7 +102,7 @@ bool gemm_lt(hb_context* ctx, float* out, const float* a, const float* b, int64_
         LtPref pref;
         HB_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.p));
         uint64_t ws = st.workspace_bytes;
-        // cuBLAS' operand A is our b, its B is our a (see the top of the file).
+        // cuBLAS' operand A is our b, its B is our a (gemm-layout.hpp).
         uint32_t al_first = (uint32_t)align_b, al_second = (uint32_t)align_a, al_c = (uint32_t)align_c;
         HB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                                              sizeof ws));
