@@ -1,5 +1,7 @@
 // cuda-backend.cu — the CUDA backend: devices, contexts (stream + cuBLAS handles), device memory.
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "cuda-common.cuh"
@@ -9,6 +11,7 @@ namespace hb {
 namespace {
 
 void* cuda_alloc(hb_context* ctx, int64_t bytes) {
+    cuda::set_device(ctx);
     void* p = nullptr;
     cudaError_t err = cudaMalloc(&p, (size_t)bytes);
     if (err != cudaSuccess) {
@@ -19,27 +22,39 @@ void* cuda_alloc(hb_context* ctx, int64_t bytes) {
     }
     return p;
 }
-void cuda_free(hb_context*, void* p) { cudaFree(p); }
+void cuda_free(hb_context* ctx, void* p) {
+    int cur = -1;
+    if (cudaGetDevice(&cur) == cudaSuccess && cur != ctx->device) cudaSetDevice(ctx->device);
+    cudaFree(p);  // a free function never fails (it may run while unwinding)
+}
 void cuda_memset(hb_context* ctx, void* dst, int32_t value, int64_t bytes) {
+    cuda::set_device(ctx);
     HB_CUDA_CHECK(cudaMemsetAsync(dst, value, (size_t)bytes, cuda::stream(ctx)));
 }
 void cuda_h2d(hb_context* ctx, void* dst, const void* src, int64_t bytes) {
+    cuda::set_device(ctx);
     HB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyHostToDevice, cuda::stream(ctx)));
     // The host buffer may be freed by the caller right after: make the copy complete.
     HB_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(ctx)));
 }
 void cuda_d2h(hb_context* ctx, void* dst, const void* src, int64_t bytes) {
+    cuda::set_device(ctx);
     HB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToHost, cuda::stream(ctx)));
     HB_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(ctx)));
 }
 void cuda_d2d(hb_context* ctx, void* dst, const void* src, int64_t bytes) {
+    cuda::set_device(ctx);
     HB_CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)bytes, cudaMemcpyDeviceToDevice, cuda::stream(ctx)));
 }
-void cuda_sync(hb_context* ctx) { HB_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(ctx))); }
+void cuda_sync(hb_context* ctx) {
+    cuda::set_device(ctx);
+    HB_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(ctx)));
+}
 void cuda_destroy(hb_context* ctx) {
     auto* st = static_cast<cuda::State*>(ctx->backend_state);
     if (st == nullptr) return;
     cudaSetDevice(ctx->device);
+    if (st->scratch) cudaFree(st->scratch);
     if (st->workspace) cudaFree(st->workspace);
     if (st->cublaslt) cublasLtDestroy(st->cublaslt);
     if (st->cublas) cublasDestroy(st->cublas);
@@ -99,6 +114,25 @@ const char* cuda_runtime_version() {
     return v.c_str();
 }
 
+// HB_CUDA_MATMUL=fp32|tf32|bf16 (default fp32) and HB_CUDA_GEMM=lt|cublas (default lt); see docs/cuda.md.
+void read_environment(cuda::State& st) {
+    if (const char* m = std::getenv("HB_CUDA_MATMUL"); m != nullptr && *m != '\0') {
+        if (std::strcmp(m, "fp32") == 0) st.matmul_mode = cuda::MatmulMode::fp32;
+        else if (std::strcmp(m, "tf32") == 0) st.matmul_mode = cuda::MatmulMode::tf32;
+        else if (std::strcmp(m, "bf16") == 0) st.matmul_mode = cuda::MatmulMode::bf16;
+        else
+            throw_error(HB_ERR_INVALID_ARGUMENT,
+                        "hb_context_create: HB_CUDA_MATMUL must be fp32, tf32 or bf16 (got \"%s\")", m);
+    }
+    if (const char* g = std::getenv("HB_CUDA_GEMM"); g != nullptr && *g != '\0') {
+        if (std::strcmp(g, "lt") == 0) st.gemm_api = cuda::GemmApi::lt;
+        else if (std::strcmp(g, "cublas") == 0) st.gemm_api = cuda::GemmApi::cublas;
+        else
+            throw_error(HB_ERR_INVALID_ARGUMENT, "hb_context_create: HB_CUDA_GEMM must be lt or cublas (got \"%s\")",
+                        g);
+    }
+}
+
 void cuda_context_init(hb_context* ctx) {
     int32_t n = cuda_device_count();
     if (ctx->device < 0 || ctx->device >= n)
@@ -109,6 +143,7 @@ void cuda_context_init(hb_context* ctx) {
     ctx->backend_state = st;
     ctx->ops = &kCudaOps;
     try {
+        read_environment(*st);
         HB_CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
         HB_CUBLAS_CHECK(cublasCreate(&st->cublas));
         HB_CUBLAS_CHECK(cublasSetStream(st->cublas, st->stream));
@@ -120,5 +155,32 @@ void cuda_context_init(hb_context* ctx) {
         throw;
     }
 }
+
+namespace cuda {
+
+void* scratch(hb_context* ctx, size_t bytes) {
+    State& st = state(ctx);
+    if (bytes <= st.scratch_bytes) return st.scratch;
+    // Round up to 1 MiB so that slowly growing requests do not reallocate each time.
+    size_t want = (bytes + (1u << 20) - 1) & ~(size_t)((1u << 20) - 1);
+    HB_CUDA_CHECK(cudaStreamSynchronize(st.stream));
+    if (st.scratch != nullptr) {
+        cudaFree(st.scratch);
+        st.scratch = nullptr;
+        st.scratch_bytes = 0;
+    }
+    cudaError_t err = cudaMalloc(&st.scratch, want);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        st.scratch = nullptr;
+        throw_error(err == cudaErrorMemoryAllocation ? HB_ERR_OUT_OF_MEMORY : HB_ERR_BACKEND,
+                    "cuda scratch: cudaMalloc of %zu bytes on device %d failed: %s", want, ctx->device,
+                    cudaGetErrorString(err));
+    }
+    st.scratch_bytes = want;
+    return st.scratch;
+}
+
+}  // namespace cuda
 
 }  // namespace hb

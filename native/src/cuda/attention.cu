@@ -1,0 +1,92 @@
+// attention.cu — causal grouped-query attention, flash style (FlashAttention-2, Dao 2023): tiles of Q, K and V
+// in shared memory, online softmax, the (T,T) score matrix never stored. fp32 throughout, on the CUDA cores.
+//
+// Layouts (humpback.h): q, out, dq (B,T,H,D); k, v, dk, dv (B,T,KVH,D); lse (B,H,T); segments (B,T) or NULL.
+// Query head h reads KV head h / (H/KVH). Token t sees key s when s <= t and, with segments,
+// segments[b,s] == segments[b,t]. lse[b,h,t] = log sum_s exp(scale * q_t . k_s) over the visible s.
+//
+// Tiling: kBQ query rows x kBK key rows per step, kThreads = 128 threads, kTPR = 4 threads per row.
+//  forward  — block (query tile, h, b). Thread (row = tid/4, sub = tid%4) owns query row `row`: the scores
+//             of keys sub, sub+4, ... of each key tile and the output columns sub, sub+4, ... The four
+//             threads of a row are adjacent lanes of one warp and combine row max/sum with shuffles.
+//  backward — block (key tile, kvh, b), looping over the H/KVH query heads of its KV head and over the query
+//             tiles at or after the key tile (causal). dK and dV of the tile stay in registers (no atomics,
+//             written once, so they are overwritten as the ABI requires); dQ is accumulated in fp32 with
+//             atomicAdd into dq, which is zeroed first. Di = rowsum(dout * out) comes from a pre-pass.
+// Head dims 64 and 128 are compiled with D fixed; any other D <= 128 runs the same code with a runtime D
+// (columns >= D are skipped). Shared-memory rows are padded to D+1 floats against bank conflicts.
+#include "attention-kernels.cuh"
+#include "cuda-ops.cuh"
+
+namespace hb::cuda {
+
+using namespace attention_kernels;
+
+namespace {
+
+template <int DMAX, bool EXACT>
+void launch_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
+                    const int32_t* segments, int B, int T, int H, int KVH, int D, float scale) {
+    const size_t smem = forward_smem_bytes(DMAX);
+    auto kernel = attention_forward_kernel<DMAX, EXACT>;
+    HB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((unsigned)((T + kBQ - 1) / kBQ), (unsigned)H, (unsigned)B);
+    kernel<<<grid, kThreads, smem, stream(ctx)>>>(out, lse, q, k, v, segments, T, H, KVH, D, scale);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
+template <int DMAX, bool EXACT>
+void launch_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
+                     const float* k, const float* v, const float* lse, const float* Di, const int32_t* segments,
+                     int B, int T, int H, int KVH, int D, float scale) {
+    const size_t smem = backward_smem_bytes(DMAX);
+    auto kernel = attention_backward_kernel<DMAX, EXACT>;
+    HB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((unsigned)((T + kBK - 1) / kBK), (unsigned)KVH, (unsigned)B);
+    kernel<<<grid, kThreads, smem, stream(ctx)>>>(dq, dk, dv, dout, q, k, v, lse, Di, segments, T, H, KVH, D, scale);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
+void check_dims(const char* fn, int64_t B, int64_t T, int64_t H, int64_t D) {
+    if (D > 128)
+        throw_error(HB_ERR_UNSUPPORTED, "%s: the cuda backend supports head dims up to 128 (got D=%lld)", fn,
+                    (long long)D);
+    if (B > 65535 || H > 65535 || T > INT32_MAX / 2 || B * T * H > INT32_MAX / 32)
+        throw_error(HB_ERR_UNSUPPORTED, "%s: shape out of the cuda backend's range (B=%lld T=%lld H=%lld)", fn,
+                    (long long)B, (long long)T, (long long)H);
+}
+
+}  // namespace
+
+void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    check_dims("hb_attention_forward", B, T, H, D);
+    set_device(ctx);
+    const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
+    if (D == 64) launch_forward<64, true>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
+    else if (D == 128) launch_forward<128, true>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
+    else if (D < 64) launch_forward<64, false>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
+    else launch_forward<128, false>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
+}
+
+void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
+                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    check_dims("hb_attention_backward", B, T, H, D);
+    set_device(ctx);
+    cudaStream_t st = stream(ctx);
+    const int64_t rows = B * T * H;
+    float* Di = static_cast<float*>(scratch(ctx, (size_t)rows * sizeof(float)));
+    attention_di_kernel<<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H, (int)D);
+    HB_CUDA_LAUNCH_CHECK();
+    HB_CUDA_CHECK(cudaMemsetAsync(dq, 0, (size_t)(rows * D) * sizeof(float), st));  // dQ accumulates atomically
+    const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
+    if (D == 64) launch_backward<64, true>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
+    else if (D == 128)
+        launch_backward<128, true>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
+    else if (D < 64)
+        launch_backward<64, false>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
+    else launch_backward<128, false>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
+}
+
+}  // namespace hb::cuda

@@ -1,0 +1,69 @@
+// cuda-ops.cuh — the CUDA kernels behind the ops table, one file per family. Shapes and gradient
+// conventions are those of humpback.h; arguments were validated by the API layer (core/api-kernels.cpp).
+// Every op queues its work on the context's stream and returns without waiting for the GPU.
+#pragma once
+
+#include "cuda-common.cuh"
+
+namespace hb::cuda {
+
+// matmul.cu — also the GEMM used by cross-entropy and LoRA.
+void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+            int32_t trans_a, int32_t trans_b, float alpha, float beta);
+
+// elementwise.cu
+void axpy(hb_context* ctx, float* y, const float* x, float alpha, int64_t n);
+void add(hb_context* ctx, float* out, const float* a, const float* b, int64_t n);
+void scale(hb_context* ctx, float* x, float alpha, int64_t n);
+
+// embedding.cu
+void embedding_forward(hb_context* ctx, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t V,
+                       int64_t C);
+void embedding_backward(hb_context* ctx, float* dwte, const float* dout, const int32_t* tokens, int64_t N, int64_t V,
+                        int64_t C);
+
+// rmsnorm.cu
+void rmsnorm_forward(hb_context* ctx, float* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                     int64_t C, float eps);
+void rmsnorm_backward(hb_context* ctx, float* dinp, float* dweight, const float* dout, const float* inp,
+                      const float* weight, const float* rstd, int64_t N, int64_t C);
+
+// rope.cu
+void rope_forward(hb_context* ctx, float* x, const int32_t* positions, const float* inv_freq, int64_t N, int64_t H,
+                  int64_t D);
+void rope_backward(hb_context* ctx, float* dx, const int32_t* positions, const float* inv_freq, int64_t N, int64_t H,
+                   int64_t D);
+
+// attention.cu
+void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
+                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+
+// swiglu.cu
+void swiglu_forward(hb_context* ctx, float* out, const float* gate, const float* up, int64_t n);
+void swiglu_backward(hb_context* ctx, float* dgate, float* dup, const float* dout, const float* gate, const float* up,
+                     int64_t n);
+
+// cross-entropy.cu
+void cross_entropy_forward(hb_context* ctx, float* losses, float* lse, const float* h, const float* w,
+                           const int32_t* targets, int64_t N, int64_t V, int64_t C, int64_t chunk);
+void cross_entropy_backward(hb_context* ctx, float* dh, float* dw, const float* h, const float* w,
+                            const int32_t* targets, const float* lse, float loss_scale, int64_t N, int64_t V,
+                            int64_t C, int64_t chunk);
+
+// lora.cu
+void lora_forward(hb_context* ctx, float* y, float* xa, const float* x, const float* a, const float* b, int64_t N,
+                  int64_t in, int64_t out, int64_t R, float scale);
+void lora_backward(hb_context* ctx, float* dx, float* da, float* db, float* work, const float* dy, const float* x,
+                   const float* xa, const float* a, const float* b, int64_t N, int64_t in, int64_t out, int64_t R,
+                   float scale);
+
+// adamw.cu — with the gradient-norm helpers.
+void sum_squares(hb_context* ctx, float* sumsq, const float* x, int64_t n);
+void clip_scale(hb_context* ctx, float* scale, const float* sumsq, float max_norm);
+void adamw_update(hb_context* ctx, float* param, const float* grad, float* m, float* v, const float* grad_scale,
+                  int64_t n, const hb_adamw_config* config);
+
+}  // namespace hb::cuda

@@ -1,0 +1,27 @@
+// embedding.cu — token embedding lookup and its scatter-add backward.
+// Token ids live in device memory, so they cannot be checked without a host sync: an id outside [0,V)
+// gives a zero row in the forward and is skipped in the backward (the CPU backend reports it instead).
+#include "embedding-kernels.cuh"
+#include "cuda-ops.cuh"
+
+namespace hb::cuda {
+
+using namespace embedding_kernels;
+
+void embedding_forward(hb_context* ctx, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t V,
+                       int64_t C) {
+    set_device(ctx);
+    embedding_forward_kernel<<<grid_stride_blocks(N * C, kThreads), kThreads, 0, stream(ctx)>>>(out, tokens, wte, N,
+                                                                                                 V, C);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
+void embedding_backward(hb_context* ctx, float* dwte, const float* dout, const int32_t* tokens, int64_t N, int64_t V,
+                        int64_t C) {
+    set_device(ctx);
+    embedding_backward_kernel<<<grid_stride_blocks(N * C, kThreads), kThreads, 0, stream(ctx)>>>(dwte, dout, tokens,
+                                                                                                  N, V, C);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace hb::cuda

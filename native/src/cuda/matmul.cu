@@ -1,0 +1,145 @@
+// matmul.cu — out (M,N) = alpha * op(a) @ op(b) + beta * out on row-major fp32 data, through cuBLASLt
+// (cublasGemmEx when Lt has no algorithm for a shape, or when HB_CUDA_GEMM=cublas).
+//
+// cuBLAS is column-major: gemm-layout.hpp maps the row-major product onto it (operands swapped, transpose
+// flags kept); tests/native/test-cuda-emulated.cpp checks that mapping on the host.
+//
+// Compute type (State::matmul_mode, from HB_CUDA_MATMUL): fp32 = CUBLAS_COMPUTE_32F (exact fp32 FMA, no
+// tensor cores); tf32 = CUBLAS_COMPUTE_32F_FAST_TF32; bf16 = CUBLAS_COMPUTE_32F_FAST_16BF. Inputs and
+// outputs stay fp32 in all modes; only the multiplications inside cuBLAS lose precision.
+#include <climits>
+
+#include "cuda-ops.cuh"
+#include "gemm-layout.hpp"
+
+namespace hb::cuda {
+
+namespace {
+
+cublasComputeType_t compute_type(MatmulMode mode) {
+    switch (mode) {
+        case MatmulMode::tf32: return CUBLAS_COMPUTE_32F_FAST_TF32;
+        case MatmulMode::bf16: return CUBLAS_COMPUTE_32F_FAST_16BF;
+        case MatmulMode::fp32: break;
+    }
+    return CUBLAS_COMPUTE_32F;
+}
+
+// Largest power of two (at most 256) dividing the address: cuBLASLt's heuristic assumes 256-byte
+// aligned pointers unless told otherwise, and our callers pass offsets into larger buffers.
+int alignment_of(const void* p) {
+    auto v = (uintptr_t)p;
+    int a = 256;
+    while (a > 4 && (v % (uintptr_t)a) != 0) a >>= 1;
+    return a;
+}
+
+// RAII holders so that a throwing check never leaks a descriptor.
+struct LtDesc {
+    cublasLtMatmulDesc_t d = nullptr;
+    ~LtDesc() { if (d) cublasLtMatmulDescDestroy(d); }
+};
+struct LtLayout {
+    cublasLtMatrixLayout_t l = nullptr;
+    ~LtLayout() { if (l) cublasLtMatrixLayoutDestroy(l); }
+};
+struct LtPref {
+    cublasLtMatmulPreference_t p = nullptr;
+    ~LtPref() { if (p) cublasLtMatmulPreferenceDestroy(p); }
+};
+
+void gemm_ex(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+             int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    State& st = state(ctx);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        throw_error(HB_ERR_UNSUPPORTED, "hb_matmul: cublasGemmEx takes int dimensions (M=%lld N=%lld K=%lld)",
+                    (long long)M, (long long)N, (long long)K);
+    const ColumnMajorGemm g = column_major_gemm(M, N, K, trans_a, trans_b);
+    const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
+    HB_CUBLAS_CHECK(cublasGemmEx(st.cublas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha, b, CUDA_R_32F,
+                                 (int)g.ld_first, a, CUDA_R_32F, (int)g.ld_second, &beta, out, CUDA_R_32F, (int)g.ldc,
+                                 compute_type(st.matmul_mode), CUBLAS_GEMM_DEFAULT));
+}
+
+// Returns false when cuBLASLt has no algorithm for this problem (the caller then uses cublasGemmEx).
+bool gemm_lt(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+             int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    State& st = state(ctx);
+    const ColumnMajorGemm g = column_major_gemm(M, N, K, trans_a, trans_b);
+    const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
+
+    LtDesc desc;
+    HB_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.d, compute_type(st.matmul_mode), CUDA_R_32F));
+    HB_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first));
+    HB_CUBLAS_CHECK(
+        cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSB, &op_second, sizeof op_second));
+
+    // Layouts take the stored (column-major) shapes: b as cuBLAS' A, a as its B, out as C and D.
+    LtLayout lb, la, lc;
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb.l, CUDA_R_32F, (uint64_t)g.rows_first, (uint64_t)g.cols_first,
+                                               g.ld_first));
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la.l, CUDA_R_32F, (uint64_t)g.rows_second, (uint64_t)g.cols_second,
+                                               g.ld_second));
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc.l, CUDA_R_32F, (uint64_t)g.m, (uint64_t)g.n, g.ldc));
+
+    const int align_a = alignment_of(a), align_b = alignment_of(b), align_c = alignment_of(out);
+    const LtKey key{M, N, K, trans_a, trans_b, align_a, align_b, align_c};
+    LtAlgo entry;
+    bool cached = false;
+    {
+        std::lock_guard<std::mutex> lock(st.lt_mutex);
+        for (const LtAlgo& e : st.lt_cache)
+            if (e.key == key) {
+                entry = e;
+                cached = true;
+                break;
+            }
+    }
+    if (!cached) {
+        LtPref pref;
+        HB_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.p));
+        uint64_t ws = st.workspace_bytes;
+        // cuBLAS' operand A is our b, its B is our a (gemm-layout.hpp).
+        uint32_t al_first = (uint32_t)align_b, al_second = (uint32_t)align_a, al_c = (uint32_t)align_c;
+        HB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                             sizeof ws));
+        HB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.p, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                             &al_first, sizeof al_first));
+        HB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.p, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                             &al_second, sizeof al_second));
+        HB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.p, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                             &al_c, sizeof al_c));
+        HB_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.p, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                             &al_c, sizeof al_c));
+        cublasLtMatmulHeuristicResult_t result{};
+        int found = 0;
+        cublasStatus_t s = cublasLtMatmulAlgoGetHeuristic(st.cublaslt, desc.d, lb.l, la.l, lc.l, lc.l, pref.p, 1,
+                                                          &result, &found);
+        entry.key = key;
+        entry.found = s == CUBLAS_STATUS_SUCCESS && found > 0 && result.state == CUBLAS_STATUS_SUCCESS;
+        if (entry.found) entry.algo = result.algo;
+        std::lock_guard<std::mutex> lock(st.lt_mutex);
+        st.lt_cache.push_back(entry);
+    }
+    if (!entry.found) return false;
+    HB_CUBLAS_CHECK(cublasLtMatmul(st.cublaslt, desc.d, &alpha, b, lb.l, a, la.l, &beta, out, lc.l, out, lc.l,
+                                   &entry.algo, st.workspace, st.workspace_bytes, st.stream));
+    return true;
+}
+
+}  // namespace
+
+// out (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * out. With beta == 0, out is not read (BLAS rule):
+// callers rely on it to overwrite a buffer that may hold anything.
+void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+            int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    set_device(ctx);
+    if (state(ctx).gemm_api == GemmApi::lt && gemm_lt(ctx, out, a, b, M, N, K, trans_a, trans_b, alpha, beta))
+        return;
+    gemm_ex(ctx, out, a, b, M, N, K, trans_a, trans_b, alpha, beta);
+}
+
+}  // namespace hb::cuda

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# gpu-check.sh — one command for a machine with an NVIDIA GPU: build libhumpback's CUDA backend for this GPU,
+# run the CUDA parity suite (CPU vs CUDA, ctest -R Cuda) and bench-cuda, print a summary and write it to
+# docs/gpu-results/<date>.md.
+#
+# Usage: scripts/gpu-check.sh [--quick]      (--quick: fewer benchmark repetitions)
+# Environment: HB_GPU_BUILD_DIR (default build-gpu-sm<arch>), HB_CUDA_MATMUL for the parity suite's GEMMs.
+# Exit status: 0 all passed; 1 build, parity or benchmark failure; 2 no GPU on this machine.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+quick=""
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick="--quick" ;;
+    *) echo "usage: scripts/gpu-check.sh [--quick]" >&2; exit 1 ;;
+  esac
+done
+
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  echo "gpu-check: no GPU: nvidia-smi not found (no NVIDIA driver on this machine)"
+  exit 2
+fi
+if ! gpu_line="$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n1)" \
+   || [ -z "$gpu_line" ]; then
+  echo "gpu-check: no GPU: nvidia-smi lists no device"
+  exit 2
+fi
+cap="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d ' ' || true)"
+if [[ "$cap" =~ ^[0-9]+\.[0-9]+$ ]]; then
+  arch="${cap/./}"
+else
+  arch="native"   # old drivers lack compute_cap: let CMake (>= 3.24) ask the GPU
+  cap="unknown (CMake 'native')"
+fi
+echo "gpu-check: $gpu_line, compute capability $cap"
+
+build="${HB_GPU_BUILD_DIR:-build-gpu-sm$arch}"
+generator=()
+command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+log_dir="$(mktemp -d)"
+trap 'rm -rf "$log_dir"' EXIT
+
+status=0
+build_ok=yes
+if ! cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DHB_CUDA=ON \
+       -DCMAKE_CUDA_ARCHITECTURES="$arch" >"$log_dir/configure.log" 2>&1 \
+   || ! cmake --build "$build" -j"$(nproc)" >"$log_dir/build.log" 2>&1; then
+  build_ok=no
+  status=1
+  tail -n 40 "$log_dir/configure.log" "$log_dir/build.log" 2>/dev/null || true
+  echo "gpu-check: build FAILED"
+fi
+
+parity="not run"
+bench="not run"
+if [ "$build_ok" = yes ]; then
+  set +e
+  (cd "$build" && ctest -R Cuda --output-on-failure) >"$log_dir/parity.log" 2>&1
+  ctest_rc=$?
+  set -e
+  summary_line="$(grep -E '[0-9]+% tests passed' "$log_dir/parity.log" | tail -n1 || true)"
+  skipped="$(grep -c '(Skipped)' "$log_dir/parity.log" || true)"
+  if [ "$ctest_rc" -ne 0 ]; then
+    parity="FAILED — $summary_line"
+    status=1
+    grep -E '\((Failed|Skipped)\)|out of tolerance|\] got |Failure' "$log_dir/parity.log" | head -n 60 || true
+  elif [ "${skipped:-0}" -gt 0 ]; then
+    # On a GPU machine a skipped parity test means the library did not see the GPU: that is a failure here.
+    parity="FAILED — $skipped tests skipped although a GPU is present ($summary_line)"
+    status=1
+    grep -m5 '(Skipped)' "$log_dir/parity.log" || true
+  else
+    parity="passed — $summary_line"
+  fi
+  echo "gpu-check: parity $parity"
+
+  set +e
+  "$build/bin/bench-cuda" $quick >"$log_dir/bench.md" 2>"$log_dir/bench.err"
+  bench_rc=$?
+  set -e
+  if [ "$bench_rc" -eq 0 ]; then
+    bench="ran"
+  else
+    bench="FAILED (exit $bench_rc): $(tail -n 3 "$log_dir/bench.err" | tr '\n' ' ')"
+    status=1
+  fi
+fi
+
+date_tag="$(date +%Y-%m-%d)"
+out_dir="$root/docs/gpu-results"
+mkdir -p "$out_dir"
+report="$out_dir/$date_tag.md"
+[ -e "$report" ] && report="$out_dir/$date_tag-$(date +%H%M%S).md"
+{
+  echo "# GPU check $date_tag"
+  echo
+  echo "| item | result |"
+  echo "|---|---|"
+  echo "| GPU | $gpu_line |"
+  echo "| compute capability | $cap (built for CMAKE_CUDA_ARCHITECTURES=$arch) |"
+  echo "| commit | $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (dirty)') |"
+  echo "| nvcc | $(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' || echo unknown) |"
+  echo "| HB_CUDA_MATMUL (parity) | ${HB_CUDA_MATMUL:-fp32 (default)} |"
+  echo "| build | $build_ok |"
+  echo "| parity suite (ctest -R Cuda) | $parity |"
+  echo "| benchmark | $bench |"
+  if [ -s "$log_dir/bench.md" ]; then
+    echo
+    cat "$log_dir/bench.md"
+  fi
+  if [ "$status" -ne 0 ] && [ -s "$log_dir/parity.log" ]; then
+    echo
+    echo "## Parity failures (first lines)"
+    echo
+    echo '```'
+    grep -E '\((Failed|Skipped)\)|out of tolerance|\] got |Failure' "$log_dir/parity.log" | head -n 80 || true
+    echo '```'
+  fi
+} >"$report"
+
+echo
+cat "$report"
+echo
+echo "gpu-check: written to ${report#"$root"/}"
+exit "$status"
