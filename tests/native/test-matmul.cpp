@@ -27,7 +27,9 @@ class Matmul : public CpuKernel {};
 
 TEST_F(Matmul, AllTransposesMatchReference) {
     struct Shape { int64_t M, N, K; };
-    for (Shape s : {Shape{1, 1, 1}, Shape{37, 13, 5}, Shape{64, 48, 96}, Shape{3, 70, 129}}) {
+    // The last two are large enough to be split over threads, by rows of out and by columns.
+    for (Shape s : {Shape{1, 1, 1}, Shape{37, 13, 5}, Shape{64, 48, 96}, Shape{3, 70, 129}, Shape{301, 203, 101},
+                    Shape{21, 703, 300}}) {
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 SCOPED_TRACE(testing::Message() << "M=" << s.M << " N=" << s.N << " K=" << s.K << " ta=" << ta << " tb=" << tb);
