@@ -43,6 +43,20 @@ TEST_F(Matmul, AllTransposesMatchReference) {
     }
 }
 
+// Split over 3 threads, by rows (M >= N) and by columns: slabs of unequal size, transposed operands.
+TEST_F(Matmul, UnevenThreadSplitsMatchReference) {
+    ThreadedContext three(3);
+    struct Shape { int64_t M, N, K; };
+    for (Shape s : {Shape{301, 203, 101}, Shape{21, 703, 300}})
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                auto a = random_floats(s.M * s.K, 11), b = random_floats(s.K * s.N, 12), out = random_floats(s.M * s.N, 13);
+                auto ref = matmul_ref(a, b, out, s.M, s.N, s.K, ta, tb, 1.0, 1.0);
+                HB_ASSERT_OK(hb_matmul(three.ctx, out.data(), a.data(), b.data(), s.M, s.N, s.K, ta, tb, 1.0f, 1.0f));
+                EXPECT_TRUE(all_close("out", out, ref, 1e-5, 1e-5)) << "M=" << s.M << " ta=" << ta << " tb=" << tb;
+            }
+}
+
 TEST_F(Matmul, BetaZeroOverwritesGarbage) {
     const int64_t M = 5, N = 7, K = 3;
     auto a = random_floats(M * K, 4), b = random_floats(K * N, 5);
