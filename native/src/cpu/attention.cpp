@@ -1,7 +1,9 @@
 // attention.cpp — causal grouped-query attention, flash style (Dao et al. 2022, FlashAttention-2 2023).
 // The forward walks (query block x key block) tiles with an online softmax and saves the row logsumexp;
-// the backward recomputes the probabilities of each tile from q, k and that logsumexp. Memory is a few
-// tiles per thread: never a (T,T) matrix.
+// the backward recomputes the probabilities of each tile from q, k and that logsumexp. Scratch: head-major
+// copies of the inputs, O(B*T*H*D), and a few (64 x 64) tiles per thread; never a (T,T) matrix.
+// Threads: the forward splits (b, h, query block) tasks; the backward splits (b, KV head) tasks, each of
+// which owns dk, dv of its KV head and dq of its query heads, so nothing is shared between threads.
 //
 // Layouts: q (B,T,H,D), k and v (B,T,KVH,D), out (B,T,H,D), lse (B,H,T); query head h reads KV head
 // h / (H/KVH). Row t of head h is at ((b*T + t)*H + h)*D, so rows of one head are H*D floats apart.
