@@ -193,6 +193,15 @@ TEST_F(Attention, PackedSegmentEqualsSegmentAlone) {
     }
 }
 
+// 3 threads: forward tasks and backward (b, KV head) tasks do not divide evenly.
+TEST_F(Attention, ThreeThreadsMatchReference) {
+    ThreadedContext three(3);
+    const Dims s{2, 100, 4, 2, 16};
+    auto seg = packed_segments(s.B, s.T, 7, 30);
+    check_against_reference(three.ctx, s, seg.data(), 700);
+    check_against_reference(three.ctx, s, nullptr, 710);
+}
+
 TEST_F(Attention, BackwardMatchesFiniteDifferences) {
     const Dims s{2, 9, 4, 2, 6};
     auto seg = packed_segments(s.B, s.T, 77, 5);

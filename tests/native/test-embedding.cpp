@@ -37,6 +37,20 @@ TEST_F(Embedding, BackwardScatterAddsAndAccumulates) {
     }
 }
 
+// Columns split over 3 threads (C = 200 is not a multiple of 3 cache lines).
+TEST_F(Embedding, BackwardWithThreeThreads) {
+    ThreadedContext three(3);
+    const int64_t N = 300, V = 7, C = 200;
+    auto dout = random_floats(N * C, 21);
+    auto tokens = random_ints(N, 22, 0, V - 1);
+    std::vector<float> dwte(V * C, 0.0f);
+    std::vector<double> ref(V * C, 0.0);
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t c = 0; c < C; c++) ref[tokens[i] * C + c] += dout[i * C + c];
+    HB_ASSERT_OK(hb_embedding_backward(three.ctx, dwte.data(), dout.data(), tokens.data(), N, V, C));
+    EXPECT_TRUE(all_close("dwte", dwte, ref, 1e-5, 1e-5));
+}
+
 TEST_F(Embedding, BackwardMatchesFiniteDifferences) {
     const int64_t N = 12, V = 5, C = 9;
     auto wte = random_floats(V * C, 6), R = random_floats(N * C, 7);

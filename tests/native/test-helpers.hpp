@@ -130,6 +130,17 @@ protected:
     void TearDown() override { hb_context_free(ctx); }
 };
 
+// A CPU context with an explicit thread count (3: work splits that do not divide evenly), freed on scope exit.
+struct ThreadedContext {
+    hb_context* ctx = nullptr;
+    explicit ThreadedContext(int32_t threads) {
+        EXPECT_EQ(hb_context_create(HB_BACKEND_CPU, 0, threads, &ctx), HB_OK) << last_error();
+    }
+    ~ThreadedContext() { hb_context_free(ctx); }
+    ThreadedContext(const ThreadedContext&) = delete;
+    ThreadedContext& operator=(const ThreadedContext&) = delete;
+};
+
 }  // namespace hbtest
 
 // EXPECT that a call succeeds, printing the library's message when it does not.

@@ -27,7 +27,9 @@ class Matmul : public CpuKernel {};
 
 TEST_F(Matmul, AllTransposesMatchReference) {
     struct Shape { int64_t M, N, K; };
-    for (Shape s : {Shape{1, 1, 1}, Shape{37, 13, 5}, Shape{64, 48, 96}, Shape{3, 70, 129}}) {
+    // The last two are large enough to be split over threads, by rows of out and by columns.
+    for (Shape s : {Shape{1, 1, 1}, Shape{37, 13, 5}, Shape{64, 48, 96}, Shape{3, 70, 129}, Shape{301, 203, 101},
+                    Shape{21, 703, 300}}) {
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 SCOPED_TRACE(testing::Message() << "M=" << s.M << " N=" << s.N << " K=" << s.K << " ta=" << ta << " tb=" << tb);
@@ -39,6 +41,20 @@ TEST_F(Matmul, AllTransposesMatchReference) {
                 EXPECT_TRUE(all_close("out", out, ref, 1e-5, 1e-5));
             }
     }
+}
+
+// Split over 3 threads, by rows (M >= N) and by columns: slabs of unequal size, transposed operands.
+TEST_F(Matmul, UnevenThreadSplitsMatchReference) {
+    ThreadedContext three(3);
+    struct Shape { int64_t M, N, K; };
+    for (Shape s : {Shape{301, 203, 101}, Shape{21, 703, 300}})
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                auto a = random_floats(s.M * s.K, 11), b = random_floats(s.K * s.N, 12), out = random_floats(s.M * s.N, 13);
+                auto ref = matmul_ref(a, b, out, s.M, s.N, s.K, ta, tb, 1.0, 1.0);
+                HB_ASSERT_OK(hb_matmul(three.ctx, out.data(), a.data(), b.data(), s.M, s.N, s.K, ta, tb, 1.0f, 1.0f));
+                EXPECT_TRUE(all_close("out", out, ref, 1e-5, 1e-5)) << "M=" << s.M << " ta=" << ta << " tb=" << tb;
+            }
 }
 
 TEST_F(Matmul, BetaZeroOverwritesGarbage) {

@@ -66,6 +66,20 @@ TEST_F(RmsNorm, MatchesReferenceAndAccumulates) {
     }
 }
 
+// dweight partial sums from 3 threads over 130 rows.
+TEST_F(RmsNorm, DweightWithThreeThreads) {
+    ThreadedContext three(3);
+    const int64_t N = 130, C = 512;
+    auto inp = random_floats(N * C, 31), w = random_floats(C, 32), dout = random_floats(N * C, 33);
+    auto ref = rmsnorm_ref(inp, w, dout, N, C, 1e-5);
+    std::vector<float> out(N * C), rstd(N), dinp(N * C, 0.0f), dweight(C, 0.0f);
+    HB_ASSERT_OK(hb_rmsnorm_forward(three.ctx, out.data(), rstd.data(), inp.data(), w.data(), N, C, 1e-5f));
+    HB_ASSERT_OK(hb_rmsnorm_backward(three.ctx, dinp.data(), dweight.data(), dout.data(), inp.data(), w.data(),
+                                     rstd.data(), N, C));
+    EXPECT_TRUE(all_close("dinp", dinp, ref.dinp, 1e-5, 1e-4));
+    EXPECT_TRUE(all_close("dweight", dweight, ref.dweight, 1e-4, 1e-4));
+}
+
 TEST_F(RmsNorm, BackwardMatchesFiniteDifferences) {
     const int64_t N = 4, C = 10;
     auto inp = random_floats(N * C, 6), w = random_floats(C, 7), R = random_floats(N * C, 8);

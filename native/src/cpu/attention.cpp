@@ -1,7 +1,9 @@
 // attention.cpp — causal grouped-query attention, flash style (Dao et al. 2022, FlashAttention-2 2023).
 // The forward walks (query block x key block) tiles with an online softmax and saves the row logsumexp;
-// the backward recomputes the probabilities of each tile from q, k and that logsumexp. Memory is a few
-// tiles per thread: never a (T,T) matrix.
+// the backward recomputes the probabilities of each tile from q, k and that logsumexp. Scratch: head-major
+// copies of the inputs, O(B*T*H*D), and a few (64 x 64) tiles per thread; never a (T,T) matrix.
+// Threads: the forward splits (b, h, query block) tasks; the backward splits (b, KV head) tasks, each of
+// which owns dk, dv of its KV head and dq of its query heads, so nothing is shared between threads.
 //
 // Layouts: q (B,T,H,D), k and v (B,T,KVH,D), out (B,T,H,D), lse (B,H,T); query head h reads KV head
 // h / (H/KVH). Row t of head h is at ((b*T + t)*H + h)*D, so rows of one head are H*D floats apart.
@@ -68,28 +70,70 @@ inline void gemm_rows(float* C, int64_t ldc, const float* A, int64_t sar, int64_
     }
 }
 
+// On tiles that straddle the causal diagonal, the part of a product that can be non-zero. Entry (query i,
+// key j) of a tile is visible only when j <= i + diag (diag = first query - first key of the tile).
+enum class Causal {
+    Cols,   // rows are queries, columns keys: columns past the diagonal are not computed (left undefined)
+    KUpTo,  // rows are queries, the K dimension keys: A is zero past the diagonal, skip it
+    KFrom,  // rows are keys, the K dimension queries: A is zero before the diagonal, skip it
+};
+
 template <bool ACC>
 void gemm_tile(float* C, int64_t ldc, const float* A, int64_t sar, int64_t sak, const float* B, int64_t ldb,
-               int64_t M, int64_t N, int64_t K) {
-    int64_t r = 0;
-    for (; r + 6 <= M; r += 6) gemm_rows<6, ACC>(C + r * ldc, ldc, A + r * sar, sar, sak, B, ldb, N, K);
-    C += r * ldc;
-    A += r * sar;
-    switch (M - r) {
-        case 5: gemm_rows<5, ACC>(C, ldc, A, sar, sak, B, ldb, N, K); break;
-        case 4: gemm_rows<4, ACC>(C, ldc, A, sar, sak, B, ldb, N, K); break;
-        case 3: gemm_rows<3, ACC>(C, ldc, A, sar, sak, B, ldb, N, K); break;
-        case 2: gemm_rows<2, ACC>(C, ldc, A, sar, sak, B, ldb, N, K); break;
-        case 1: gemm_rows<1, ACC>(C, ldc, A, sar, sak, B, ldb, N, K); break;
-        default: break;
+               int64_t M, int64_t N, int64_t K, Causal mode, int64_t diag) {
+    for (int64_t r = 0; r < M; r += 6) {
+        const int64_t mr = std::min<int64_t>(6, M - r);
+        int64_t n = N, k0 = 0, k1 = K;
+        if (mode == Causal::Cols) n = std::min(N, (r + mr + diag + 31) / 32 * 32);  // whole register tiles
+        if (mode == Causal::KUpTo) k1 = std::min(K, r + mr + diag);
+        if (mode == Causal::KFrom) k0 = std::max<int64_t>(0, r - diag);
+        if (n <= 0 || k1 <= k0) continue;
+        float* c = C + r * ldc;
+        const float* a = A + r * sar + k0 * sak;
+        const float* b = B + k0 * ldb;
+        const int64_t k = k1 - k0;
+        switch (mr) {
+            case 6: gemm_rows<6, ACC>(c, ldc, a, sar, sak, b, ldb, n, k); break;
+            case 5: gemm_rows<5, ACC>(c, ldc, a, sar, sak, b, ldb, n, k); break;
+            case 4: gemm_rows<4, ACC>(c, ldc, a, sar, sak, b, ldb, n, k); break;
+            case 3: gemm_rows<3, ACC>(c, ldc, a, sar, sak, b, ldb, n, k); break;
+            case 2: gemm_rows<2, ACC>(c, ldc, a, sar, sak, b, ldb, n, k); break;
+            default: gemm_rows<1, ACC>(c, ldc, a, sar, sak, b, ldb, n, k); break;
+        }
     }
 }
 
-// dst (D, BK) = the nk rows of src (nk, D) (row stride ld) transposed, so that a tile product reads
-// contiguous key columns.
-void pack_transposed(float* dst, const float* src, int64_t ld, int64_t nk, int64_t D) {
-    for (int64_t j = 0; j < nk; j++)
-        for (int64_t d = 0; d < D; d++) dst[d * BK + j] = src[j * ld + d];
+// The tiles read heads from head-major copies made once per call: rows (B,NH,T,D), D floats apart, and
+// transposed (B,NH,D,ldt) for the products whose columns are keys. Read in place, the rows of one head are
+// NH*D floats apart, a power of two (2 KiB for 8 heads of 64) that maps every row of a tile to the same
+// few L1 sets; those tile products ran at half speed.
+int64_t transposed_ld(int64_t T) { return padded(T) + 16; }  // + 16: not a power of two either
+
+// dst (B,NH,T,D) = src (B,T,NH,D) regrouped by head.
+void pack_rows(hb_context* ctx, float* dst, const float* src, int64_t B, int64_t T, int64_t NH, int64_t D) {
+#pragma omp parallel for num_threads(threads(ctx)) schedule(static) if (B * T * NH * D >= kParallelMin)
+    for (int64_t bt = 0; bt < B * T; bt++) {
+        const int64_t b = bt / T, t = bt % T;
+        for (int64_t h = 0; h < NH; h++) std::copy_n(src + (bt * NH + h) * D, D, dst + ((b * NH + h) * T + t) * D);
+    }
+}
+
+// dst (B,NH,D,ldt) = src (B,T,NH,D) transposed per head, by blocks of 16 rows: their 64 cache lines fit
+// L1 even at a power-of-two row stride, and each (d, block) store fills one cache line.
+void pack_transposed(hb_context* ctx, float* dst, const float* src, int64_t B, int64_t T, int64_t NH, int64_t D,
+                     int64_t ldt) {
+    constexpr int64_t R = 16;
+    const int64_t nblk = (T + R - 1) / R;
+#pragma omp parallel for num_threads(threads(ctx)) schedule(static) collapse(2) if (B * T * NH * D >= kParallelMin)
+    for (int64_t bh = 0; bh < B * NH; bh++)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            const int64_t b = bh / NH, h = bh % NH;
+            const float* in = src + (b * T * NH + h) * D;
+            float* out = dst + bh * D * ldt;
+            const int64_t t1 = std::min(T, (blk + 1) * R);
+            for (int64_t d = 0; d < D; d++)
+                for (int64_t t = blk * R; t < t1; t++) out[d * ldt + t] = in[t * NH * D + d];
+        }
 }
 
 // For each (b, query block): the smallest key index that any query of the block may attend to, i.e. the
@@ -111,20 +155,15 @@ int64_t* first_keys(const int32_t* segments, int64_t B, int64_t T) {
     return first;
 }
 
-// Turns row[0, nk) of raw scores q.k of query t against keys s0.. into scaled scores, -inf where masked
-// (s > t, or another segment). Returns how many leading entries may be valid (keys s0 .. min(t, s0+nk-1)).
-inline int64_t mask_row(float* row, int64_t nk, int64_t t, int64_t s0, float scale, const int32_t* seg) {
-    const int64_t jend = std::min(nk, t - s0 + 1);
-    if (seg) {
-        const int32_t st = seg[t];
-        const int32_t* ss = seg + s0;
+// Keys s0 + j of a tile that query t may see by causality: j < visible_keys(...) (0 when t < s0).
+inline int64_t visible_keys(int64_t t, int64_t s0, int64_t nk) { return std::max<int64_t>(0, std::min(nk, t - s0 + 1)); }
+
+// Sets the raw scores of keys in another segment than query t to -inf (row[0, jend)).
+inline void mask_segments(float* row, int64_t jend, int64_t t, int64_t s0, const int32_t* seg) {
+    const int32_t st = seg[t];
+    const int32_t* ss = seg + s0;
 #pragma omp simd
-        for (int64_t j = 0; j < jend; j++) row[j] = ss[j] == st ? row[j] * scale : kNegInf;
-    } else {
-#pragma omp simd
-        for (int64_t j = 0; j < jend; j++) row[j] *= scale;
-    }
-    return std::max<int64_t>(jend, 0);
+    for (int64_t j = 0; j < jend; j++) row[j] = ss[j] == st ? row[j] : kNegInf;
 }
 
 }  // namespace
@@ -132,31 +171,37 @@ inline int64_t mask_row(float* row, int64_t nk, int64_t t, int64_t s0, float sca
 void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
                        const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
     // q (B,T,H,D), k, v (B,T,KVH,D), segments (B,T) or NULL -> out (B,T,H,D), lse (B,H,T); both overwritten.
-    const int64_t G = H / KVH, ldq = H * D, ldk = KVH * D;
+    const int64_t G = H / KVH, ldq = H * D;
     const int64_t nqb = (T + BQ - 1) / BQ;
     const int64_t* first = segments ? first_keys(segments, B, T) : nullptr;
     const int nt = threads(ctx);
-    // per thread: Kt (D,BK), S (BQ,BK), O (BQ,D), running max and sum (BQ)
-    const int64_t per_thread = padded(D * BK) + padded(BQ * BK) + padded(BQ * D) + 2 * padded(BQ);
-    float* scratch = scratch_floats((size_t)(nt * per_thread));
+    // scratch: k transposed (B,KVH,D,ldt), v by head (B,KVH,T,D); then per thread S (BQ,BK), O (BQ,D),
+    // running max and sum (BQ).
+    const int64_t ldt = transposed_ld(T), kv_rows = B * KVH * T * D;
+    const int64_t per_thread = padded(BQ * BK) + padded(BQ * D) + 2 * padded(BQ);
+    float* vh = scratch_floats((size_t)(kv_rows + B * KVH * D * ldt + nt * per_thread));
+    float* kt = vh + kv_rows;
+    float* scratch = kt + B * KVH * D * ldt;
+    pack_rows(ctx, vh, v, B, T, KVH, D);
+    pack_transposed(ctx, kt, k, B, T, KVH, D, ldt);
     const int64_t tasks = nqb * B * H;
 
 #pragma omp parallel num_threads(nt)
     {
-        float* Kt = scratch + thread_id() * per_thread;
-        float* S = Kt + padded(D * BK);
+        float* S = scratch + thread_id() * per_thread;
         float* O = S + padded(BQ * BK);
         float* m = O + padded(BQ * D);
         float* l = m + padded(BQ);
-        // Late query blocks see the most keys: hand them out first.
+        // Consecutive tasks share (b, h), so its keys and values stay in cache; within it, late query
+        // blocks (which see the most keys) come first.
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; task++) {
-            const int64_t qb = nqb - 1 - task / (B * H);
-            const int64_t b = (task % (B * H)) / H, h = task % H, kvh = h / G;
+            const int64_t qb = nqb - 1 - task % nqb;
+            const int64_t b = task / nqb / H, h = task / nqb % H, kvh = h / G;
             const int64_t i0 = qb * BQ, nq = std::min(BQ, T - i0);
             const float* qp = q + ((b * T + i0) * H + h) * D;
-            const float* kp = k + (b * T * KVH + kvh) * D;
-            const float* vp = v + (b * T * KVH + kvh) * D;
+            const float* ktp = kt + (b * KVH + kvh) * D * ldt;
+            const float* vp = vh + (b * KVH + kvh) * T * D;
             const int32_t* seg = segments ? segments + b * T : nullptr;
 
             std::fill_n(m, nq, kNegInf);
@@ -166,29 +211,23 @@ void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, 
             const int64_t kb_last = (i0 + nq - 1) / BK;
             for (int64_t kb = kb_first; kb <= kb_last; kb++) {
                 const int64_t s0 = kb * BK, nk = std::min(BK, i0 + nq - s0);
-                pack_transposed(Kt, kp + s0 * ldk, ldk, nk, D);
-                gemm_tile<false>(S, BK, qp, ldq, 1, Kt, BK, nq, nk, D);  // S (nq,nk) = Q K^T
+                const int64_t diag = i0 - s0;
+                gemm_tile<false>(S, BK, qp, ldq, 1, ktp + s0, ldt, nq, nk, D, Causal::Cols, diag);  // S = Q K^T
                 for (int64_t i = 0; i < nq; i++) {
                     float* row = S + i * BK;
-                    const int64_t jend = mask_row(row, nk, i0 + i, s0, scale, seg);
-                    float mx = kNegInf;
-#pragma omp simd reduction(max : mx)
-                    for (int64_t j = 0; j < jend; j++) mx = std::max(mx, row[j]);
+                    const int64_t jend = visible_keys(i0 + i, s0, nk);
+                    if (seg) mask_segments(row, jend, i0 + i, s0, seg);
+                    const float mx = max_of(row, jend);  // of the raw scores: scale > 0 keeps the max
                     if (mx == kNegInf) {  // nothing visible in this tile
                         std::fill_n(row, nk, 0.0f);
                         continue;
                     }
-                    const float m_new = std::max(m[i], mx);
+                    const float m_new = std::max(m[i], mx * scale);
                     const float corr = fast_exp(m[i] - m_new);  // 0 for the first visible tile
-                    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-                    for (int64_t j = 0; j < jend; j++) {
-                        const float p = fast_exp(row[j] - m_new);
-                        row[j] = p;
-                        sum += p;
-                    }
+#pragma omp simd
+                    for (int64_t j = 0; j < jend; j++) row[j] = fast_exp(row[j] * scale - m_new);
                     std::fill(row + jend, row + nk, 0.0f);
-                    l[i] = l[i] * corr + sum;
+                    l[i] = l[i] * corr + sum_of(row, jend);
                     m[i] = m_new;
                     if (corr != 1.0f) {
                         float* o = O + i * D;
@@ -196,7 +235,7 @@ void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, 
                         for (int64_t d = 0; d < D; d++) o[d] *= corr;
                     }
                 }
-                gemm_tile<true>(O, D, S, BK, 1, vp + s0 * ldk, ldk, nq, D, nk);  // O += P V
+                gemm_tile<true>(O, D, S, BK, 1, vp + s0 * D, D, nq, D, nk, Causal::KUpTo, diag);  // O += P V
             }
             // Every row sees at least its own key, so l > 0.
             for (int64_t i = 0; i < nq; i++) {
@@ -219,20 +258,31 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
     //   dv = P^T dout;  dP = dout v^T;  dS = P (dP - Di);  dq = scale dS k;  dk = scale dS^T q.
     // One task per (b, KV head) owns dk, dv of that head and dq of its H/KVH query heads: no races, and
     // each tile's gradient stays in the thread's scratch until its key block is done.
-    const int64_t G = H / KVH, ldq = H * D, ldk = KVH * D;
+    const int64_t G = H / KVH, ldq = H * D;
     const int64_t nqb = (T + BQ - 1) / BQ, nkb = (T + BK - 1) / BK;
     const int64_t* first = segments ? first_keys(segments, B, T) : nullptr;
     const int nt = threads(ctx);
-    // per thread: Kt, Vt (D,BK), P, dS (BQ,BK), dK, dV (BK,D), Di (G,T)
-    const int64_t per_thread = 2 * padded(D * BK) + 2 * padded(BQ * BK) + 2 * padded(BK * D) + padded(G * T);
-    float* scratch = scratch_floats((size_t)(nt * per_thread));
+    // scratch: q, dout, k by head (B,NH,T,D); k and v transposed (B,KVH,D,ldt); then per thread
+    // P, dS (BQ,BK), dK, dV (BK,D), Di (G,T).
+    const int64_t ldt = transposed_ld(T), q_rows = B * H * T * D, kv_rows = B * KVH * T * D;
+    const int64_t kv_t = B * KVH * D * ldt;
+    const int64_t per_thread = 2 * padded(BQ * BK) + 2 * padded(BK * D) + padded(G * T);
+    float* qh = scratch_floats((size_t)(2 * q_rows + kv_rows + 2 * kv_t + nt * per_thread));
+    float* doh = qh + q_rows;
+    float* kh = doh + q_rows;
+    float* kt = kh + kv_rows;
+    float* vt = kt + kv_t;
+    float* scratch = vt + kv_t;
+    pack_rows(ctx, qh, q, B, T, H, D);
+    pack_rows(ctx, doh, dout, B, T, H, D);
+    pack_rows(ctx, kh, k, B, T, KVH, D);
+    pack_transposed(ctx, kt, k, B, T, KVH, D, ldt);
+    pack_transposed(ctx, vt, v, B, T, KVH, D, ldt);
     const int64_t tasks = B * KVH;
 
 #pragma omp parallel num_threads(nt)
     {
-        float* Kt = scratch + thread_id() * per_thread;
-        float* Vt = Kt + padded(D * BK);
-        float* P = Vt + padded(D * BK);
+        float* P = scratch + thread_id() * per_thread;
         float* dS = P + padded(BQ * BK);
         float* dK = dS + padded(BQ * BK);
         float* dV = dK + padded(BK * D);
@@ -240,24 +290,20 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; task++) {
             const int64_t b = task / KVH, kvh = task % KVH;
-            const float* kp = k + (b * T * KVH + kvh) * D;
-            const float* vp = v + (b * T * KVH + kvh) * D;
+            const float* kp = kh + (b * KVH + kvh) * T * D;
+            const float* ktp = kt + (b * KVH + kvh) * D * ldt;
+            const float* vtp = vt + (b * KVH + kvh) * D * ldt;
             const int32_t* seg = segments ? segments + b * T : nullptr;
             for (int64_t g = 0; g < G; g++) {
                 const int64_t h = kvh * G + g;
                 for (int64_t t = 0; t < T; t++) {
                     const int64_t off = ((b * T + t) * H + h) * D;
-                    float di = 0.0f;
-#pragma omp simd reduction(+ : di)
-                    for (int64_t d = 0; d < D; d++) di += dout[off + d] * out[off + d];
-                    Di[g * T + t] = di;
+                    Di[g * T + t] = dot_of(dout + off, out + off, D);
                     std::fill_n(dq + off, D, 0.0f);
                 }
             }
             for (int64_t kb = 0; kb < nkb; kb++) {
                 const int64_t s0 = kb * BK, nk = std::min(BK, T - s0);
-                pack_transposed(Kt, kp + s0 * ldk, ldk, nk, D);
-                pack_transposed(Vt, vp + s0 * ldk, ldk, nk, D);
                 std::fill_n(dK, nk * D, 0.0f);
                 std::fill_n(dV, nk * D, 0.0f);
                 for (int64_t g = 0; g < G; g++) {
@@ -266,29 +312,30 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
                     for (int64_t qb = s0 / BQ; qb < nqb; qb++) {  // earlier queries cannot see these keys
                         if (first && first[b * nqb + qb] >= s0 + nk) continue;  // nor other segments
                         const int64_t i0 = qb * BQ, nq = std::min(BQ, T - i0);
-                        const int64_t row0 = ((b * T + i0) * H + h) * D;
-                        const float* qblk = q + row0;
-                        const float* doblk = dout + row0;
-                        gemm_tile<false>(P, BK, qblk, ldq, 1, Kt, BK, nq, nk, D);  // S = Q K^T
+                        const int64_t row0 = ((b * T + i0) * H + h) * D;  // in q, dq, dout
+                        const float* qblk = qh + ((b * H + h) * T + i0) * D;
+                        const float* doblk = doh + ((b * H + h) * T + i0) * D;
+                        const int64_t diag = i0 - s0;
+                        gemm_tile<false>(P, BK, qblk, D, 1, ktp + s0, ldt, nq, nk, D, Causal::Cols, diag);  // S = Q K^T
+                        gemm_tile<false>(dS, BK, doblk, D, 1, vtp + s0, ldt, nq, nk, D, Causal::Cols, diag);  // dP = dO V^T
                         for (int64_t i = 0; i < nq; i++) {
-                            float* row = P + i * BK;
-                            const int64_t jend = mask_row(row, nk, i0 + i, s0, scale, seg);
-                            const float L = lse_h[i0 + i];
-#pragma omp simd
-                            for (int64_t j = 0; j < jend; j++) row[j] = fast_exp(row[j] - L);
-                            std::fill(row + jend, row + nk, 0.0f);
-                        }
-                        gemm_tile<true>(dV, D, P, 1, BK, doblk, ldq, nk, D, nq);      // dV += P^T dO
-                        gemm_tile<false>(dS, BK, doblk, ldq, 1, Vt, BK, nq, nk, D);   // dP = dO V^T
-                        for (int64_t i = 0; i < nq; i++) {
-                            const float di = Di[g * T + i0 + i];
-                            const float* p = P + i * BK;
+                            float* p = P + i * BK;
                             float* ds = dS + i * BK;
+                            const int64_t jend = visible_keys(i0 + i, s0, nk);
+                            if (seg) mask_segments(p, jend, i0 + i, s0, seg);
+                            const float L = lse_h[i0 + i], di = Di[g * T + i0 + i];
 #pragma omp simd
-                            for (int64_t j = 0; j < nk; j++) ds[j] = p[j] * (ds[j] - di) * scale;
+                            for (int64_t j = 0; j < jend; j++) {
+                                const float pj = fast_exp(p[j] * scale - L);
+                                p[j] = pj;
+                                ds[j] = pj * (ds[j] - di) * scale;
+                            }
+                            std::fill(p + jend, p + nk, 0.0f);
+                            std::fill(ds + jend, ds + nk, 0.0f);
                         }
-                        gemm_tile<true>(dq + row0, ldq, dS, BK, 1, kp + s0 * ldk, ldk, nq, D, nk);  // dQ += dS K
-                        gemm_tile<true>(dK, D, dS, 1, BK, qblk, ldq, nk, D, nq);                     // dK += dS^T Q
+                        gemm_tile<true>(dV, D, P, 1, BK, doblk, D, nk, D, nq, Causal::KFrom, diag);  // dV += P^T dO
+                        gemm_tile<true>(dq + row0, ldq, dS, BK, 1, kp + s0 * D, D, nq, D, nk, Causal::KUpTo, diag);  // dQ += dS K
+                        gemm_tile<true>(dK, D, dS, 1, BK, qblk, D, nk, D, nq, Causal::KFrom, diag);  // dK += dS^T Q
                     }
                 }
                 for (int64_t j = 0; j < nk; j++) {

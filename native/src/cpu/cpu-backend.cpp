@@ -59,8 +59,9 @@ const hb_backend_ops kCpuOps = [] {
 void cpu_context_init(hb_context* ctx) {
     ctx->ops = &kCpuOps;
     if (ctx->num_threads == 0) ctx->num_threads = cpu_default_threads();
-    // BLAS uses the context's thread count too (OpenBLAS' setting is process-wide).
-    openblas_set_num_threads(ctx->num_threads);
+    // OpenBLAS runs single-threaded inside our OpenMP threads (see sgemm in matmul.cpp): one thread pool
+    // for GEMMs and kernels. OpenBLAS' setting is process-wide.
+    openblas_set_num_threads(1);
 }
 
 int32_t cpu_openmp_enabled() {

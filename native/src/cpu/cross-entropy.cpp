@@ -57,21 +57,17 @@ void cross_entropy_forward(hb_context* ctx, float* losses, float* lse, const flo
         for (int64_t v0 = 0; v0 < V; v0 += tl.chunk) {
             const int64_t nc = std::min(tl.chunk, V - v0);
             // logits (nr, nc) = h[r0:r0+nr] (nr,C) @ w[v0:v0+nc]^T
-            sgemm(false, true, nr, nc, C, 1.0f, h + r0 * C, C, w + v0 * C, C, 0.0f, logits, nc);
+            sgemm(ctx, false, true, nr, nc, C, 1.0f, h + r0 * C, C, w + v0 * C, C, 0.0f, logits, nc);
 #pragma omp parallel for num_threads(nt) if (nr * nc >= kParallelMin) schedule(static)
             for (int64_t i = 0; i < nr; i++) {
-                const float* row = logits + i * nc;
-                float mx = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : mx)
-                for (int64_t j = 0; j < nc; j++) mx = std::max(mx, row[j]);
-                const float m_new = std::max(run_max[i], mx);
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int64_t j = 0; j < nc; j++) s += fast_exp(row[j] - m_new);
-                run_sum[i] = run_sum[i] * fast_exp(run_max[i] - m_new) + s;
-                run_max[i] = m_new;
+                float* row = logits + i * nc;
                 const int64_t t = targets[r0 + i];
                 if (t >= v0 && t < v0 + nc) tgt_logit[i] = row[t - v0];
+                const float m_new = std::max(run_max[i], max_of(row, nc));
+#pragma omp simd
+                for (int64_t j = 0; j < nc; j++) row[j] = fast_exp(row[j] - m_new);  // the tile is not needed again
+                run_sum[i] = run_sum[i] * fast_exp(run_max[i] - m_new) + sum_of(row, nc);
+                run_max[i] = m_new;
             }
         }
         for (int64_t i = 0; i < nr; i++) {
@@ -96,7 +92,7 @@ void cross_entropy_backward(hb_context* ctx, float* dh, float* dw, const float* 
         const int64_t nr = std::min(tl.rows, N - r0);
         for (int64_t v0 = 0; v0 < V; v0 += tl.chunk) {
             const int64_t nc = std::min(tl.chunk, V - v0);
-            sgemm(false, true, nr, nc, C, 1.0f, h + r0 * C, C, w + v0 * C, C, 0.0f, dlogits, nc);
+            sgemm(ctx, false, true, nr, nc, C, 1.0f, h + r0 * C, C, w + v0 * C, C, 0.0f, dlogits, nc);
 #pragma omp parallel for num_threads(nt) if (nr * nc >= kParallelMin) schedule(static)
             for (int64_t i = 0; i < nr; i++) {
                 float* row = dlogits + i * nc;
@@ -111,9 +107,9 @@ void cross_entropy_backward(hb_context* ctx, float* dh, float* dw, const float* 
                 if (t >= v0 && t < v0 + nc) row[t - v0] -= loss_scale;
             }
             // dh[r0:r0+nr] (nr,C) (=, then +=) dlogits (nr,nc) @ w[v0:v0+nc] (nc,C)
-            sgemm(false, false, nr, C, nc, 1.0f, dlogits, nc, w + v0 * C, C, v0 == 0 ? 0.0f : 1.0f, dh + r0 * C, C);
+            sgemm(ctx, false, false, nr, C, nc, 1.0f, dlogits, nc, w + v0 * C, C, v0 == 0 ? 0.0f : 1.0f, dh + r0 * C, C);
             // dw[v0:v0+nc] (nc,C) += dlogits^T (nc,nr) @ h[r0:r0+nr] (nr,C)
-            if (dw) sgemm(true, false, nc, C, nr, 1.0f, dlogits, nc, h + r0 * C, C, 1.0f, dw + v0 * C, C);
+            if (dw) sgemm(ctx, true, false, nc, C, nr, 1.0f, dlogits, nc, h + r0 * C, C, 1.0f, dw + v0 * C, C);
         }
     }
 }

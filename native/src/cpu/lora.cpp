@@ -7,8 +7,8 @@ namespace hb::cpu {
 void lora_forward(hb_context* ctx, float* y, float* xa, const float* x, const float* a, const float* b, int64_t N,
                   int64_t in, int64_t out, int64_t R, float scale) {
     // x (N,in), a (R,in), b (out,R) -> xa (N,R) = x a^T (saved), y (N,out) += scale * xa b^T.
-    sgemm(false, true, N, R, in, 1.0f, x, in, a, in, 0.0f, xa, R);
-    sgemm(false, true, N, out, R, scale, xa, R, b, R, 1.0f, y, out);
+    sgemm(ctx, false, true, N, R, in, 1.0f, x, in, a, in, 0.0f, xa, R);
+    sgemm(ctx, false, true, N, out, R, scale, xa, R, b, R, 1.0f, y, out);
 }
 
 void lora_backward(hb_context* ctx, float* dx, float* da, float* db, float* work, const float* dy, const float* x,
@@ -17,10 +17,10 @@ void lora_backward(hb_context* ctx, float* dx, float* da, float* db, float* work
     // dy (N,out), x (N,in), xa (N,R), a (R,in), b (out,R) -> da (R,in) +=, db (out,R) +=,
     // dx (N,in) += when not NULL (it adds to the frozen path's gradient); work (N,R) scratch.
     //   dxa = scale * dy b (N,R);  db += scale * dy^T xa;  da += dxa^T x;  dx += dxa a
-    sgemm(false, false, N, R, out, scale, dy, out, b, R, 0.0f, work, R);
-    sgemm(true, false, out, R, N, scale, dy, out, xa, R, 1.0f, db, R);
-    sgemm(true, false, R, in, N, 1.0f, work, R, x, in, 1.0f, da, in);
-    if (dx) sgemm(false, false, N, in, R, 1.0f, work, R, a, in, 1.0f, dx, in);
+    sgemm(ctx, false, false, N, R, out, scale, dy, out, b, R, 0.0f, work, R);
+    sgemm(ctx, true, false, out, R, N, scale, dy, out, xa, R, 1.0f, db, R);
+    sgemm(ctx, true, false, R, in, N, 1.0f, work, R, x, in, 1.0f, da, in);
+    if (dx) sgemm(ctx, false, false, N, in, R, 1.0f, work, R, a, in, 1.0f, dx, in);
 }
 
 }  // namespace hb::cpu

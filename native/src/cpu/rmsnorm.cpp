@@ -15,10 +15,7 @@ void rmsnorm_forward(hb_context* ctx, float* out, float* rstd, const float* inp,
     for (int64_t i = 0; i < N; i++) {
         const float* x = inp + i * C;
         float* o = out + i * C;
-        float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int64_t c = 0; c < C; c++) ss += x[c] * x[c];
-        const float s = 1.0f / std::sqrt(ss / (float)C + eps);
+        const float s = 1.0f / std::sqrt(dot_of(x, x, C) / (float)C + eps);
 #pragma omp simd
         for (int64_t c = 0; c < C; c++) o[c] = x[c] * s * weight[c];
         rstd[i] = s;
@@ -44,9 +41,7 @@ void rmsnorm_backward(hb_context* ctx, float* dinp, float* dweight, const float*
             const float* g = dout + i * C;
             float* dx = dinp + i * C;
             const float s = rstd[i];
-            float dot = 0.0f;  // sum of dout * weight * inp
-#pragma omp simd reduction(+ : dot)
-            for (int64_t c = 0; c < C; c++) dot += g[c] * weight[c] * x[c];
+            const float dot = dot3_of(g, weight, x, C);  // sum of dout * weight * inp
             const float k = dot * s * s / (float)C;  // xhat * mean(dout*weight*xhat) == inp * k
 #pragma omp simd
             for (int64_t c = 0; c < C; c++) dx[c] += s * (g[c] * weight[c] - x[c] * k);
