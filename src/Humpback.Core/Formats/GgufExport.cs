@@ -92,6 +92,45 @@ public static class GgufExport
         return dst;
     }
 
+    /// <summary>The inverse of <see cref="PermuteRows"/>: llama.cpp's row layout back to HF's.</summary>
+    public static float[] UnpermuteRows(ReadOnlySpan<float> w, int rows, int cols, int nHead)
+    {
+        if (rows % nHead != 0 || (rows / nHead) % 2 != 0) throw new ArgumentException($"{rows} rows do not split into {nHead} heads of even size", nameof(rows));
+        int d = rows / nHead, half = d / 2;
+        var dst = new float[(long)rows * cols];
+        for (int h = 0; h < nHead; h++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                for (int j = 0; j < 2; j++)
+                {
+                    int from = h * d + 2 * i + j, to = h * d + j * half + i;
+                    w.Slice(from * cols, cols).CopyTo(dst.AsSpan(to * cols, cols));
+                }
+            }
+        }
+        return dst;
+    }
+
+    /// <summary>Reads the weights of a Llama GGUF back into HF names and layout (dequantized to fp32, q/k rows un-permuted).
+    /// Only F32, F16, BF16, Q8_0 and Q4_0 tensors can be read.</summary>
+    public static Dictionary<string, HostTensor> ReadTensors(GgufFile f, LlamaConfig c)
+    {
+        var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        foreach (var (hf, shape) in LlamaTensorNames.Expected(c))
+        {
+            string g = TensorName(hf);
+            GgufTensorInfo info = f.Tensor(g);
+            if (!info.Shape.SequenceEqual(shape))
+                throw new InvalidDataException($"{f.Path}: {g}: shape [{string.Join(", ", info.Shape)}] but the config implies [{string.Join(", ", shape)}]");
+            float[] data = f.ReadFloat32(g);
+            int heads = PermuteHeads(c, hf);
+            if (heads > 0) data = UnpermuteRows(data, (int)shape[0], (int)shape[1], heads);
+            result[hf] = new HostTensor(hf, shape, data);
+        }
+        return result;
+    }
+
     /// <summary>llama3 RoPE frequency divisors (d/2 values; llama.cpp divides each θ_i by rope_freqs[i]):
     /// 1 for high frequencies, factor for low ones, 1/((1−s)/factor + s) in between (HF _compute_llama3_parameters).</summary>
     public static float[] RopeFreqFactors(LlamaConfig c)

@@ -312,6 +312,27 @@ public sealed class HumpbackTokenizer
         return Encoding.UTF8.GetString(bytes.ToArray());
     }
 
+    /// <summary>The same vocabulary and merges as a Microsoft.ML.Tokenizers <see cref="Microsoft.ML.Tokenizers.BpeTokenizer"/>
+    /// (byte-level, Llama-3 regex, added tokens split out), for code that wants that API. It gives our ids except where
+    /// .NET's UTF-16 regex misreads letters and digits outside the BMP, and where ignore_merges matters (it always merges).</summary>
+    public Microsoft.ML.Tokenizers.BpeTokenizer ToMlTokenizer()
+    {
+        var specials = _added.ToDictionary(a => a.Content, a => a.Id, StringComparer.Ordinal);
+        var vocab = new List<KeyValuePair<string, int>>();
+        for (int id = 0; id < _tokens.Length; id++)
+        {
+            if (_tokens[id] is { } t && _types[id] == TokenType.Normal) vocab.Add(new(t, id));
+        }
+        return Microsoft.ML.Tokenizers.BpeTokenizer.Create(new Microsoft.ML.Tokenizers.BpeOptions(vocab)
+        {
+            Merges = _merges.Select(m => m.Left + " " + m.Right).ToList(),
+            SpecialTokens = specials,
+            ByteLevel = true,
+            PreTokenizer = new Microsoft.ML.Tokenizers.RegexPreTokenizer(
+                new System.Text.RegularExpressions.Regex(Llama3PreTokenizer.Pattern, System.Text.RegularExpressions.RegexOptions.CultureInvariant), specials),
+        });
+    }
+
     // ---- tokenizer.json / tokenizer_config.json -------------------------------------------------------------
 
     /// <summary>Loads tokenizer.json (and tokenizer_config.json when present) from a folder.</summary>

@@ -10,6 +10,16 @@ namespace Humpback.Tests.Formats;
 /// off, an F32 KV cache, a small context, and the whole prompt in one batch.</summary>
 internal static class LlamaSharpRunner
 {
+    static LlamaSharpRunner()
+    {
+        // llama.cpp logs every tensor it loads; keep warnings and errors only.
+        NativeApi.llama_empty_call();
+        NativeLogConfig.llama_log_set((level, message) =>
+        {
+            if (level is LLamaLogLevel.Warning or LLamaLogLevel.Error) Console.Error.Write(message);
+        });
+    }
+
     private static ModelParams Params(string gguf, bool vocabOnly = false) => new(gguf)
     {
         ContextSize = 256,

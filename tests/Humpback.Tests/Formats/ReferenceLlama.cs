@@ -8,9 +8,11 @@ namespace Humpback.Tests.Formats;
 /// It is the independent side of the parity tests: slow and obvious on purpose.</summary>
 internal static class ReferenceLlama
 {
-    /// <summary>Logits [T][vocab] for <paramref name="tokens"/> at positions 0..T−1.</summary>
-    public static double[][] Forward(LlamaConfig c, IReadOnlyDictionary<string, HostTensor> w, int[] tokens)
+    /// <summary>Logits [T][vocab] for <paramref name="tokens"/> at positions 0..T−1. <paramref name="linearInput"/>, if
+    /// given, transforms the input vector of every linear layer (to emulate llama.cpp's rounding of activations).</summary>
+    public static double[][] Forward(LlamaConfig c, IReadOnlyDictionary<string, HostTensor> w, int[] tokens, Func<double[], double[]>? linearInput = null)
     {
+        Func<double[], double[]> In = linearInput ?? (v => v);
         int T = tokens.Length, d = c.HiddenSize, hd = c.ResolvedHeadDim, nh = c.NumHeads, nkv = c.NumKvHeads, f = c.IntermediateSize;
         float[] W(string name) => w[name].Data;
 
@@ -23,7 +25,7 @@ internal static class ReferenceLlama
         for (int l = 0; l < c.NumLayers; l++)
         {
             string L(string s) => LlamaTensorNames.Layer(l, s);
-            var h = x.Select(r => RmsNorm(r, W(L("input_layernorm.weight")), c.RmsNormEps)).ToArray();
+            var h = x.Select(r => In(RmsNorm(r, W(L("input_layernorm.weight")), c.RmsNormEps))).ToArray();
             var q = h.Select(r => MatVec(W(L("self_attn.q_proj.weight")), r, nh * hd)).ToArray();
             var k = h.Select(r => MatVec(W(L("self_attn.k_proj.weight")), r, nkv * hd)).ToArray();
             var v = h.Select(r => MatVec(W(L("self_attn.v_proj.weight")), r, nkv * hd)).ToArray();
@@ -56,18 +58,37 @@ internal static class ReferenceLlama
             }
             for (int t = 0; t < T; t++)
             {
-                double[] o = MatVec(W(L("self_attn.o_proj.weight")), attn[t], d);
+                double[] o = MatVec(W(L("self_attn.o_proj.weight")), In(attn[t]), d);
                 for (int i = 0; i < d; i++) x[t][i] += o[i];
-                double[] h2 = RmsNorm(x[t], W(L("post_attention_layernorm.weight")), c.RmsNormEps);
+                double[] h2 = In(RmsNorm(x[t], W(L("post_attention_layernorm.weight")), c.RmsNormEps));
                 double[] gate = MatVec(W(L("mlp.gate_proj.weight")), h2, f);
                 double[] up = MatVec(W(L("mlp.up_proj.weight")), h2, f);
                 double[] act = gate.Select((g, i) => g / (1 + Math.Exp(-g)) * up[i]).ToArray();
-                double[] down = MatVec(W(L("mlp.down_proj.weight")), act, d);
+                double[] down = MatVec(W(L("mlp.down_proj.weight")), In(act), d);
                 for (int i = 0; i < d; i++) x[t][i] += down[i];
             }
         }
         float[] lmHead = W(c.TieWordEmbeddings ? LlamaTensorNames.Embedding : LlamaTensorNames.LmHead);
-        return x.Select(r => MatVec(lmHead, RmsNorm(r, W(LlamaTensorNames.FinalNorm), c.RmsNormEps), c.VocabSize)).ToArray();
+        return x.Select(r => MatVec(lmHead, In(RmsNorm(r, W(LlamaTensorNames.FinalNorm), c.RmsNormEps)), c.VocabSize)).ToArray();
+    }
+
+    /// <summary>ggml's CPU matmul with F16 weights first converts the activations to F16.</summary>
+    public static double[] RoundToF16(double[] x) => x.Select(v => (double)(float)(Half)(float)v).ToArray();
+
+    /// <summary>ggml's CPU matmul with Q8_0/Q4_0 weights first quantizes the activations to Q8_0 (quantize_row_q8_0:
+    /// per block of 32, scale d = amax/127 stored as F16, q = round-to-even(x·127/amax)).</summary>
+    public static double[] RoundToQ8_0(double[] x)
+    {
+        var y = new double[x.Length];
+        for (int b = 0; b < x.Length; b += 32)
+        {
+            float amax = 0;
+            for (int i = b; i < b + 32; i++) amax = Math.Max(amax, Math.Abs((float)x[i]));
+            float d = (float)(Half)(amax / 127f);
+            float id = amax != 0 ? 127f / amax : 0f;
+            for (int i = b; i < b + 32; i++) y[i] = MathF.Round((float)x[i] * id, MidpointRounding.ToEven) * d;
+        }
+        return y;
     }
 
     /// <summary>y = W·x for row-major W [rows, x.Length].</summary>
