@@ -61,6 +61,21 @@ internal static class TestData
         return sb.ToString();
     }
 
+    /// <summary>Text with a large, Zipf-like vocabulary of made-up words (for trainer speed), about <paramref name="chars"/> long.</summary>
+    public static string WordySyllables(int seed, int chars)
+    {
+        string[] syl = ["ka", "lo", "mi", "ne", "ru", "sha", "te", "vo", "xi", "ya", "zu", "bre", "pla", "tion", "ing", "er", "ö", "ñ", "è"];
+        var r = new Random(seed);
+        var words = Enumerable.Range(0, 60_000).Select(_ => string.Concat(Enumerable.Range(0, r.Next(1, 5)).Select(_ => syl[r.Next(syl.Length)]))).ToArray();
+        var sb = new StringBuilder(chars + 100);
+        while (sb.Length < chars)
+        {
+            sb.Append(words[(int)(words.Length * Math.Pow(r.NextDouble(), 3))]);
+            sb.Append(r.Next(12) switch { 0 => ", ", 1 => ".\n", 2 => " " + r.Next(1000), _ => " " });
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Short test strings: mixed pieces and whitespace runs, some with special-token text.</summary>
     public static IEnumerable<string> Strings(int seed, int count)
     {
