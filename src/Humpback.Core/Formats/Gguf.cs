@@ -112,6 +112,8 @@ public sealed class GgufWriter
 
     public IReadOnlyList<GgufTensorInfo> Tensors => _tensors.Select(t => t.Info).ToList();
 
+    public IReadOnlyList<(string Key, GgufValue Value)> Metadata => _kv;
+
     private static long Align(long x) => (x + Alignment - 1) / Alignment * Alignment;
 
     public void WriteTo(Stream stream)
