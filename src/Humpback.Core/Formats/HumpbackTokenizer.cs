@@ -571,24 +571,24 @@ public sealed class HumpbackTokenizer
             string bos = _tokens[BosId]!;
             w.WriteStartObject();
             w.WriteString("type", "TemplateProcessing");
-            void Piece(string kind, string id)
+            void Piece(string kind, string id, int typeId)
             {
                 w.WriteStartObject();
                 w.WriteStartObject(kind);
                 w.WriteString("id", id);
-                w.WriteNumber("type_id", id == "B" ? 1 : 0);
+                w.WriteNumber("type_id", typeId);
                 w.WriteEndObject();
                 w.WriteEndObject();
             }
             w.WriteStartArray("single");
-            Piece("SpecialToken", bos);
-            Piece("Sequence", "A");
+            Piece("SpecialToken", bos, 0);
+            Piece("Sequence", "A", 0);
             w.WriteEndArray();
             w.WriteStartArray("pair");
-            Piece("SpecialToken", bos);
-            Piece("Sequence", "A");
-            Piece("SpecialToken", bos);
-            Piece("Sequence", "B");
+            Piece("SpecialToken", bos, 0);
+            Piece("Sequence", "A", 0);
+            Piece("SpecialToken", bos, 1);
+            Piece("Sequence", "B", 1);
             w.WriteEndArray();
             w.WriteStartObject("special_tokens");
             w.WriteStartObject(bos);

@@ -186,26 +186,51 @@ public class LlamaCppParityTests(ITestOutputHelper output)
         Assert.True(errAdapter <= 1e-4, $"base + adapter: {errAdapter:E2}");
     }
 
-    /// <summary>Q4_K_M goes through llama.cpp's quantizer (rows must be multiples of 256).</summary>
+    /// <summary>Q4_K_M goes through llama.cpp's quantizer (rows must be multiples of 256). We cannot dequantize K-quants,
+    /// so the check is relative: on the same model its logits are closer to the fp32 reference than our Q4_0's.</summary>
     [Fact]
-    public void Q4KMExportRunsAndStaysClose()
+    public void Q4KMExportRunsAndBeatsQ4_0()
     {
         HumpbackTokenizer tok = TestData.Tokenizer;
         LlamaConfig c = TestData.TinyConfig(tok) with { HiddenSize = 256, IntermediateSize = 256, NumLayers = 1, NumHeads = 4, NumKvHeads = 2, HeadDim = 64 };
         var w = TestData.RandomWeights(c, 13, std: 0.06f);
         int[] prompt = TestData.Prompt(tok);
         using var dir = new TempDir();
-        GgufExport.WriteModel(dir["m.gguf"], c, w, tok, GgufExportType.Q4_K_M);
-        Assert.Equal(["m.gguf"], dir.Entries()); // no scratch file left behind
-        GgufFile f = GgufFile.Read(dir["m.gguf"]);
+        GgufExport.WriteModel(dir["k.gguf"], c, w, tok, GgufExportType.Q4_K_M);
+        Assert.Equal(["k.gguf"], dir.Entries()); // no scratch file left behind
+        GgufExport.WriteModel(dir["q4.gguf"], c, w, tok, GgufExportType.Q4_0);
+        GgufFile f = GgufFile.Read(dir["k.gguf"]);
         Assert.Equal(15u, f["general.file_type"]!.Value);
         Assert.Contains(f.Tensors, t => t.Type == GgmlType.Q4_K);
         Assert.All(f.Tensors.Where(t => t.Ne.Length == 1), t => Assert.Equal(GgmlType.F32, t.Type));
 
-        float[][] got = LlamaSharpRunner.Logits(dir["m.gguf"], prompt);
-        double err = RelError(got, ReferenceLlama.Forward(c, w, prompt));
-        output.WriteLine($"Q4_K_M: logits vs f32 reference {err:E2}; types {string.Join(", ", f.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Key}x{g.Count()}"))}");
-        Assert.True(err <= 0.25, $"Q4_K_M logits vs f32 reference {err:E2}");
+        double[][] reference = ReferenceLlama.Forward(c, w, prompt);
+        double errK = RelError(LlamaSharpRunner.Logits(dir["k.gguf"], prompt), reference);
+        double err4 = RelError(LlamaSharpRunner.Logits(dir["q4.gguf"], prompt), reference);
+        output.WriteLine($"Q4_K_M: logits vs f32 reference {errK:E2} (Q4_0: {err4:E2}); types {string.Join(", ", f.Tensors.GroupBy(t => t.Type).Select(g => $"{g.Key}x{g.Count()}"))}");
+        Assert.True(errK < err4, $"Q4_K_M ({errK:E2}) should be closer to f32 than Q4_0 ({err4:E2})");
+        Assert.True(errK <= 0.35, $"Q4_K_M logits vs f32 reference {errK:E2}");
+    }
+
+    /// <summary>A config vocab larger than the tokenizer (padded embeddings) gets [PADn] tokens of type unused.</summary>
+    [Fact]
+    public void PaddedVocabularyLoadsAndMatches()
+    {
+        HumpbackTokenizer tok = TestData.Tokenizer;
+        LlamaConfig c = TestData.TinyConfig(tok) with { VocabSize = tok.VocabSize + 13 };
+        var w = TestData.RandomWeights(c, 17);
+        int[] prompt = TestData.Prompt(tok);
+        using var dir = new TempDir();
+        GgufExport.WriteModel(dir["m.gguf"], c, w, tok, GgufExportType.F32);
+        GgufFile f = GgufFile.Read(dir["m.gguf"]);
+        var tokens = (string[])f["tokenizer.ggml.tokens"]!.Value;
+        var types = (int[])f["tokenizer.ggml.token_type"]!.Value;
+        Assert.Equal($"[PAD{c.VocabSize - 1}]", tokens[^1]);
+        Assert.Equal((int)TokenType.Unused, types[^1]);
+        double err = RelError(LlamaSharpRunner.Logits(dir["m.gguf"], prompt), ReferenceLlama.Forward(c, w, prompt));
+        Assert.True(err <= 1e-4, $"padded vocab: {err:E2}");
+        using var vocab = new LlamaSharpRunner.Vocab(dir["m.gguf"]);
+        Assert.Equal(prompt, vocab.Tokenize("<|start_header_id|>user<|end_header_id|>\n\nWrite a poem about the ocean, naïve 🐋 whale: 1234567!<|eot_id|>", true, true));
     }
 
     [Fact]
