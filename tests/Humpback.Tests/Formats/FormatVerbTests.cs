@@ -66,6 +66,23 @@ public class FormatVerbTests
         Assert.DoesNotContain(dir.Entries(), e => e.Contains(".tmp-", StringComparison.Ordinal) || e.StartsWith('.'));
     }
 
+    [Fact]
+    public async Task MergeWritesTheMergedModel()
+    {
+        using var dir = new TempDir();
+        SaveTinyModel(dir, "m");
+        HfCheckpoint ck = HfFolder.Load(dir["m"]);
+        LoraAdapter adapter = LoraAdapter.CreateInitial(ck.Config, new LoraConfig { Rank = 2, Alpha = 4, TargetModules = ["k_proj", "down_proj"] }, 3);
+        foreach (var (_, p) in adapter.Weights) LlamaInit.FillNormal(p.B.Data, 0.1f, 7);
+        PeftFolder.Save(dir["peft"], adapter);
+        Assert.Equal((0, ""), await Run("merge", "--model", dir["m"], "--adapter", dir["peft"], "--out", dir["merged"]));
+        HfCheckpoint merged = HfFolder.Load(dir["merged"]);
+        var want = adapter.MergeInto(ck.Tensors);
+        foreach (var (name, t) in want) Assert.Equal(t.Data, merged.Tensors[name].Data);
+        Assert.NotEqual(ck.Tensors[LoraModules.WeightName(1, "down_proj")].Data, merged.Tensors[LoraModules.WeightName(1, "down_proj")].Data);
+        Assert.NotNull(merged.Tokenizer);
+    }
+
     private static HumpbackTokenizer SaveTinyModel(TempDir dir, string name)
     {
         HumpbackTokenizer tok = TestData.Tokenizer;
