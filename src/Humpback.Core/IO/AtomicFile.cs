@@ -89,6 +89,31 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>For writers that take a path rather than a stream (e.g. llama.cpp's quantizer): <paramref name="write"/>
+    /// creates the given temporary path in the target folder, which is then renamed to <paramref name="path"/>.</summary>
+    public static void WriteViaPath(string path, Action<string> write)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string tmp = TempPathFor(full);
+        try
+        {
+            write(tmp);
+            if (!File.Exists(tmp)) throw new IOException($"{path}: the writer produced no file");
+            using (var fs = new FileStream(tmp, FileMode.Open, FileAccess.ReadWrite)) fs.Flush(flushToDisk: true);
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(tmp);
+            throw;
+        }
+    }
+
+    /// <summary>A path for a scratch file beside <paramref name="path"/> (hidden, unique); the caller deletes it.</summary>
+    public static string ScratchPathBeside(string path, string tag) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{tag}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
     private static string TempPathFor(string full) =>
         Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
 

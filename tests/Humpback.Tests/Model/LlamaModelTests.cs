@@ -49,7 +49,7 @@ public class LlamaModelTests(ITestOutputHelper output)
         using var dev = Device.Create();
         var cfg = Tiny;
         using var m = new LlamaModel(dev, cfg, mode, 2, 7, mode == TrainMode.Lora ? new LoraSettings(4, 8f, ["q", "k", "v", "o", "gate", "up", "down"]) : null);
-        m.LoadWeights(LlamaInit.RandomWeights(cfg, seed: 3, std: 0.3f));
+        m.LoadWeights(LlamaInit.Random(cfg, 3, 0.3f));
         if (mode == TrainMode.Lora)
         {
             m.InitLora(5);
@@ -104,7 +104,7 @@ public class LlamaModelTests(ITestOutputHelper output)
         using var dev = Device.Create();
         var cfg = Tiny;
         using var m = new LlamaModel(dev, cfg, TrainMode.Full, 2, 7);
-        m.LoadWeights(LlamaInit.RandomWeights(cfg, 4, 0.3f));
+        m.LoadWeights(LlamaInit.Random(cfg, 4, 0.3f));
         TrainingBatch packed = PackedBatch(cfg.VocabSize, 2);
         float[] lossPacked = m.ForwardLosses(packed);
         // The second example of row 0 alone, at the start of a row.
@@ -136,7 +136,7 @@ public class LlamaModelTests(ITestOutputHelper output)
         using var dev = Device.Create();
         var cfg = Tiny with { VocabSize = 16 };
         using var m = new LlamaModel(dev, cfg, mode, 4, 24, mode == TrainMode.Lora ? new LoraSettings(8, 16f, ["q", "k", "v", "o", "gate", "up", "down"]) : null);
-        var w = LlamaInit.RandomWeights(cfg, 1);
+        var w = LlamaInit.Random(cfg, 1);
         if (mode == TrainMode.Lora)
         {
             // LoRA adapts a trained model: give the frozen (tied) embedding a trained model's scale, otherwise the
@@ -166,7 +166,7 @@ public class LlamaModelTests(ITestOutputHelper output)
     {
         using var dev = Device.Create();
         var cfg = Tiny;
-        var w = LlamaInit.RandomWeights(cfg, 9, 0.2f);
+        var w = LlamaInit.Random(cfg, 9, 0.2f);
         TrainingBatch b = PackedBatch(cfg.VocabSize, 5);
         float scale = 1f / b.CountTargets();
         float[] Grad(bool recompute)
@@ -185,7 +185,7 @@ public class LlamaModelTests(ITestOutputHelper output)
     {
         using var dev = Device.Create();
         var cfg = Tiny;
-        var w = LlamaInit.RandomWeights(cfg, 9, 0.2f);
+        var w = LlamaInit.Random(cfg, 9, 0.2f);
         TrainingBatch both = PackedBatch(cfg.VocabSize, 5);
         var first = new TrainingBatch(1, 7);
         var second = new TrainingBatch(1, 7);
@@ -215,11 +215,11 @@ public class LlamaModelTests(ITestOutputHelper output)
         using var dev = Device.Create();
         var cfg = Tiny;
         using var m = new LlamaModel(dev, cfg, TrainMode.Full, 1, 4);
-        var w = LlamaInit.RandomWeights(cfg, 1);
+        var w = LlamaInit.Random(cfg, 1);
         w["model.layers.1.mlp.up_proj.weight"] = new HostTensor("model.layers.1.mlp.up_proj.weight", [cfg.IntermediateSize, cfg.HiddenSize + 1]);
         var e = Assert.Throws<InvalidDataException>(() => m.LoadWeights(w, "ckpt"));
         Assert.Contains("model.layers.1.mlp.up_proj.weight", e.Message, StringComparison.Ordinal);
-        w = LlamaInit.RandomWeights(cfg, 1);
+        w = LlamaInit.Random(cfg, 1);
         w.Remove("model.norm.weight");
         e = Assert.Throws<InvalidDataException>(() => m.LoadWeights(w, "ckpt"));
         Assert.Contains("model.norm.weight", e.Message, StringComparison.Ordinal);

@@ -29,7 +29,7 @@ public static class TrainProfiler
         int steps = 3, LoraSettings? lora = null, bool recompute = false)
     {
         using var model = new LlamaModel(device, config, mode, batch, seqLen, mode == TrainMode.Lora ? lora ?? new LoraSettings(16, 32f, ["q", "k", "v", "o", "gate", "up", "down"]) : null, recompute);
-        model.LoadWeights(LlamaInit.RandomWeights(config, 1));
+        model.LoadWeights(LlamaInit.Random(config, 1));
         if (mode == TrainMode.Lora) model.InitLora(1);
         var rng = new Random(7);
         var seqs = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, seqLen + 1).Select(_ => rng.Next(config.VocabSize)).ToArray()).ToList();
