@@ -130,7 +130,7 @@ public class LlamaModelTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData(TrainMode.Full, 0.05)]
-    [InlineData(TrainMode.Lora, 0.3)]
+    [InlineData(TrainMode.Lora, 0.5)]
     public void TinyModelLearnsARepeatingText(TrainMode mode, double target)
     {
         using var dev = Device.Create();
@@ -141,14 +141,14 @@ public class LlamaModelTests(ITestOutputHelper output)
         {
             // LoRA adapts a trained model: give the frozen (tied) embedding a trained model's scale, otherwise the
             // frozen head cannot express confident predictions whatever the adapters do.
-            foreach (ref float x in w[LlamaTensorNames.Embedding].Data.AsSpan()) x *= 50f;
+            foreach (ref float x in w[LlamaTensorNames.Embedding].Data.AsSpan()) x *= 10f;
         }
         m.LoadWeights(w);
         if (mode == TrainMode.Lora) m.InitLora(1);
         TrainingBatch b = RepeatingText(cfg.VocabSize, 4, 24);
         float scale = 1f / b.CountTargets();
         double first = 0, last = 0;
-        for (int step = 0; step < 150; step++)
+        for (int step = 0; step < 300; step++)
         {
             m.ZeroGradients();
             var (sum, count) = m.ForwardBackward(b, scale);
