@@ -73,10 +73,10 @@ public sealed class Collator(ITextTokenizer tokenizer, ChatFormatKind format, Ob
     public TrainingBatch Pack(IReadOnlyList<TokenizedExample> examples, bool pack = true)
     {
         var rows = new List<List<TokenizedExample>>();
-        int used = int.MaxValue;
+        int used = 0;
         foreach (TokenizedExample ex in examples)
         {
-            if (!pack || used + ex.Tokens.Length > MaxSeqLen)
+            if (rows.Count == 0 || !pack || used + ex.Tokens.Length > MaxSeqLen)
             {
                 rows.Add([]);
                 used = 0;
