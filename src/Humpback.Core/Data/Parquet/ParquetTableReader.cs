@@ -53,9 +53,10 @@ public sealed class ParquetTableReader : IAsyncDisposable
         catch (Exception e) when (e is IOException or ParquetException or InvalidOperationException or ArgumentException
                                        or IndexOutOfRangeException or OverflowException or NotSupportedException)
         {
+            bool empty = stream.Length == 0;
             await stream.DisposeAsync();
             string name = System.IO.Path.GetFileName(path);
-            string why = stream.Length == 0 ? "the file is empty" : e.Message;
+            string why = empty ? "the file is empty" : e.Message;
             throw new InvalidDataException($"{name}: not a readable Parquet file ({why})", e);
         }
     }
