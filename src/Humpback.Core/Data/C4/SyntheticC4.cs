@@ -97,11 +97,11 @@ public sealed class SyntheticC4
         if (kind < 3 && _recent.Count > 0) return _recent[_rng.Next(_recent.Count)];
         if (kind < 6 && _recent.Count > 0) return Mutate(_recent[_rng.Next(_recent.Count)]);
         var sb = new StringBuilder();
-        int paragraphs = kind < 36 ? 1 : 1 + _rng.Next(9);
+        int paragraphs = kind >= 70 ? 1 : 1 + _rng.Next(9);
         for (int p = 0; p < paragraphs; p++)
         {
             if (p > 0) sb.Append('\n');
-            int sentences = kind < 36 ? 1 + _rng.Next(2) : 1 + _rng.Next(6);
+            int sentences = kind >= 70 ? 1 + _rng.Next(2) : 1 + _rng.Next(6);
             for (int s = 0; s < sentences; s++)
             {
                 if (s > 0) sb.Append(' ');
