@@ -36,7 +36,7 @@ public sealed class ConsoleProgress : IProgress<ProgressInfo>
             TimeSpan now = _clock.Elapsed;
             bool finished = value.Total is long t && value.Done >= t;
             TimeSpan interval = _interactive ? TimeSpan.FromMilliseconds(200) : _plainInterval;
-            if (!finished && now - _lastPrint < interval) return;
+            if (!finished && _lastPrint != TimeSpan.MinValue && now - _lastPrint < interval) return;
             _lastPrint = now;
             string line = Format(value, now);
             if (_interactive)

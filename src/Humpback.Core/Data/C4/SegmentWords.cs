@@ -26,37 +26,79 @@ public sealed class SegmentWords
         return Words[start..end];
     }
 
+    /// <summary>Letters in the text, and how many of them are upper-case (for the caps filter).</summary>
+    public int Letters { get; private set; }
+    public int UpperLetters { get; private set; }
+
+    /// <summary>One pass over <paramref name="text"/>: words, sentence boundaries (the rules of
+    /// <see cref="Segmenter.Sentences"/>), letter counts.</summary>
     public void Analyse(string text)
     {
         _words.Clear();
         _sentenceStarts.Clear();
-        foreach (Range r in Segmenter.Sentences(text))
-        {
-            _sentenceStarts.Add(_words.Count);
-            AddWords(text.AsSpan(r));
-        }
-    }
-
-    private void AddWords(ReadOnlySpan<char> s)
-    {
+        _sentenceStarts.Add(0);
+        int letters = 0, upper = 0;
         ulong h = FnvOffset;
         bool inWord = false;
-        foreach (char c in s)
+        ReadOnlySpan<char> s = text;
+        for (int i = 0; i < s.Length; i++)
         {
-            if (char.IsAsciiLetterOrDigit(c) || (c > 127 && char.IsLetterOrDigit(c)))
+            char c = s[i];
+            bool wordChar;
+            if (char.IsAsciiLetter(c))
             {
-                h ^= char.ToLowerInvariant(c);
+                letters++;
+                if (c <= 'Z')
+                {
+                    upper++;
+                    c = (char)(c | 0x20);
+                }
+                wordChar = true;
+            }
+            else if (char.IsAsciiDigit(c)) wordChar = true;
+            else if (c > 127 && char.IsLetterOrDigit(c))
+            {
+                if (char.IsLetter(c))
+                {
+                    letters++;
+                    if (char.IsUpper(c)) upper++;
+                }
+                c = char.ToLowerInvariant(c);
+                wordChar = true;
+            }
+            else wordChar = false;
+
+            if (wordChar)
+            {
+                h ^= c;
                 h *= FnvPrime;
                 inWord = true;
+                continue;
             }
-            else if (inWord)
+            if (inWord)
             {
                 _words.Add(StableHash.Mix(h));
                 h = FnvOffset;
                 inWord = false;
             }
+            if (c == '\n' || ((c is '.' or '!' or '?') && EndsSentence(s, i))) MarkSentenceEnd();
         }
         if (inWord) _words.Add(StableHash.Mix(h));
+        if (_sentenceStarts.Count > 1 && _sentenceStarts[^1] == _words.Count) _sentenceStarts.RemoveAt(_sentenceStarts.Count - 1);
+        Letters = letters;
+        UpperLetters = upper;
+    }
+
+    private static bool EndsSentence(ReadOnlySpan<char> s, int i)
+    {
+        int end = i + 1;
+        while (end < s.Length && s[end] is '"' or '\'' or ')' or ']' or '\u201D' or '\u2019' or '.' or '!' or '?') end++;
+        return end >= s.Length || char.IsWhiteSpace(s[end]);
+    }
+
+    private void MarkSentenceEnd()
+    {
+        if (_words.Count > _sentenceStarts[^1]) _sentenceStarts.Add(_words.Count);
     }
 
     /// <summary>Hash of the normalised text (the word sequence): equal for texts that differ only in case,

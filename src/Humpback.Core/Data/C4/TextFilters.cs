@@ -48,13 +48,15 @@ public sealed class TextFilters(SegmentOptions options)
     /// boilerplate, repeated sentences; null when it passes all.</summary>
     public string? Check(string text, SegmentWords words)
     {
-        if (IsCaps(text)) return Caps;
+        if (IsCaps(words.Letters, words.UpperLetters)) return Caps;
         if (HasShortLines(text)) return ShortLines;
         if (HasNavigation(text)) return Navigation;
         if (HasBoilerplate(text)) return Boilerplate;
         if (HasRepeatedSentence(words)) return RepeatedSentences;
         return null;
     }
+
+    public bool IsCaps(int letters, int upper) => letters >= 50 && upper > _o.MaxCapsRatio * letters;
 
     public bool IsCaps(string text)
     {
@@ -155,23 +157,35 @@ public sealed class TextFilters(SegmentOptions options)
         throw new InvalidOperationException("SearchValues matched no phrase");
     }
 
+    // Scratch for the repeated-sentence check (a TextFilters belongs to one worker thread).
+    private ulong[] _grams = new ulong[256];
+    private readonly List<(int Start, int Length)> _sets = new();
+
     /// <summary>True when two sentences of at least <see cref="SegmentOptions.RepeatMinWords"/> words have word
     /// n-gram sets with Jaccard similarity ≥ <see cref="SegmentOptions.RepeatJaccard"/>.</summary>
     public bool HasRepeatedSentence(SegmentWords words)
     {
-        var grams = new List<ulong[]>(words.SentenceCount);
+        _sets.Clear();
+        int used = 0;
+        int n = _o.RepeatNgram;
         for (int s = 0; s < words.SentenceCount; s++)
         {
             ReadOnlySpan<ulong> w = words.Sentence(s);
             if (w.Length < _o.RepeatMinWords) continue;
-            grams.Add(NgramSet(w, _o.RepeatNgram));
+            int count = Math.Max(1, w.Length - n + 1);
+            if (used + count > _grams.Length) Array.Resize(ref _grams, Math.Max(_grams.Length * 2, used + count));
+            int distinct = NgramSet(w, n, _grams.AsSpan(used, count));
+            _sets.Add((used, distinct));
+            used += distinct;
         }
+        if (_sets.Count < 2) return false;
         double t = _o.RepeatJaccard;
-        for (int i = 0; i < grams.Count; i++)
+        for (int i = 0; i < _sets.Count; i++)
         {
-            for (int j = i + 1; j < grams.Count; j++)
+            ReadOnlySpan<ulong> a = _grams.AsSpan(_sets[i].Start, _sets[i].Length);
+            for (int j = i + 1; j < _sets.Count; j++)
             {
-                ulong[] a = grams[i], b = grams[j];
+                ReadOnlySpan<ulong> b = _grams.AsSpan(_sets[j].Start, _sets[j].Length);
                 // J(a, b) <= min/max of the set sizes: skip pairs that cannot reach the threshold.
                 if (Math.Min(a.Length, b.Length) < t * Math.Max(a.Length, b.Length)) continue;
                 int inter = IntersectionSize(a, b);
@@ -181,11 +195,11 @@ public sealed class TextFilters(SegmentOptions options)
         return false;
     }
 
-    /// <summary>Sorted distinct hashes of the word n-grams of a sentence (the whole sentence when shorter than n).</summary>
-    internal static ulong[] NgramSet(ReadOnlySpan<ulong> words, int n)
+    /// <summary>Writes the sorted distinct hashes of the word n-grams of a sentence (the whole sentence when
+    /// shorter than n) to the start of <paramref name="set"/>; returns how many.</summary>
+    internal static int NgramSet(ReadOnlySpan<ulong> words, int n, Span<ulong> set)
     {
         int count = Math.Max(1, words.Length - n + 1);
-        var set = new ulong[count];
         for (int i = 0; i < count; i++)
         {
             ulong h = 0x6A09E667F3BCC909UL;
@@ -193,14 +207,15 @@ public sealed class TextFilters(SegmentOptions options)
             for (int k = i; k < end; k++) h = SegmentWords.Combine(h, words[k]);
             set[i] = StableHash.Mix(h);
         }
-        Array.Sort(set);
-        int distinct = set.Length == 0 ? 0 : 1;
+        set = set[..count];
+        set.Sort();
+        int distinct = 1;
         for (int i = 1; i < set.Length; i++)
             if (set[i] != set[distinct - 1]) set[distinct++] = set[i];
-        return distinct == set.Length ? set : set[..distinct];
+        return distinct;
     }
 
-    private static int IntersectionSize(ulong[] a, ulong[] b)
+    private static int IntersectionSize(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b)
     {
         int i = 0, j = 0, n = 0;
         while (i < a.Length && j < b.Length)
