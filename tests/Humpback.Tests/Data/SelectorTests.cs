@@ -204,3 +204,27 @@ public static class ScoredFixtures
         }
     }
 }
+
+public class ScoredCandidatesFileTests
+{
+    [Fact]
+    public async Task TheTypedWriterRoundTripsAndFeedsSelection()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("scored.parquet");
+        ScoredCandidate[] rows =
+        [
+            new("c4.json.gz:1/0", "Segment one.", "https://a.example/", "c4.json.gz:1", "What is one?", 4.8, 5, 0, 0, 0.05, 0.1, 0.85),
+            new("c4.json.gz:2/0", "Segment two.", null, "c4.json.gz:2", "What is two?", null, null),
+            new("c4.json.gz:3/0", "Segment three.", "https://c.example/", "c4.json.gz:3", "What is three?", 3.2, 3, 0.1, 0.1, 0.4, 0.3, 0.1),
+        ];
+        await ScoredCandidatesFile.WriteAsync(path, rows);
+        Assert.Equal(rows, await ScoredCandidatesFile.ReadAllAsync(path));
+
+        var (selected, stats) = await Selector.SelectAsync(path, null, new SelectOptions());
+        Assert.Equal(["c4.json.gz:1/0"], selected.Select(r => r.Id));
+        Assert.Equal(("What is one?", "Segment one."), (selected[0].Instruction, selected[0].Output));
+        Assert.Equal(1, stats["unscored"]);
+        Assert.Equal(1, stats["below_threshold"]);
+    }
+}
