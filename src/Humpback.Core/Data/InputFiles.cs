@@ -37,11 +37,13 @@ public static class InputFiles
             }
             else throw new FileNotFoundException($"{pattern}: file not found", pattern);
 
-            int before = result.Count;
+            int matched = 0;
             foreach (string m in matches)
+            {
+                matched++;
                 if (seen.Add(Path.GetFullPath(m))) result.Add(m);
-            if (result.Count == before && !File.Exists(pattern))
-                throw new FileNotFoundException($"{pattern}: no data files match");
+            }
+            if (matched == 0) throw new FileNotFoundException($"{pattern}: no data files match");
         }
         return result;
     }
