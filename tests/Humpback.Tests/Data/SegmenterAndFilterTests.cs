@@ -82,6 +82,8 @@ public class SegmenterAndFilterTests
     [InlineData("Home", false)]
     [InlineData("Home is where the heart is, they say, and I agree.", false)]
     [InlineData("About 3 miles", false)]
+    [InlineData("Home3 About", false)]
+    [InlineData("Home / About / Contact", true)]
     [InlineData("Visit https://example.com for the full recipe and notes.", false)]
     public void NavigationLines(string line, bool navigation) => Assert.Equal(navigation, TextFilters.IsNavigationLine(line));
 

@@ -103,8 +103,8 @@ public sealed class TextFilters(SegmentOptions options)
     {
         if (line.IsEmpty) return false;
         int seps = 0;
-        for (int at = line.IndexOfAny(Separators); at >= 0; at = line[(at + 1)..].IndexOfAny(Separators) is var n && n >= 0 ? at + 1 + n : -1)
-            seps++;
+        foreach (char c in line)
+            if (Separators.Contains(c)) seps++;
         if (seps >= 2 && line.Length / (seps + 1) <= 30) return true;
         if ((line.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || line.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
              || line.StartsWith("www.", StringComparison.OrdinalIgnoreCase)) && line.Count(' ') <= 1) return true;
@@ -113,16 +113,19 @@ public sealed class TextFilters(SegmentOptions options)
         int start = -1;
         for (int i = 0; i <= line.Length; i++)
         {
-            bool letter = i < line.Length && char.IsLetter(line[i]);
-            if (letter && start < 0) start = i;
-            else if (!letter && start >= 0)
+            char c = i < line.Length ? line[i] : ' ';
+            if (char.IsLetter(c))
+            {
+                if (start < 0) start = i;
+                continue;
+            }
+            if (start >= 0)
             {
                 if (!NavWords.Contains(line[start..i])) return false;
                 words++;
                 start = -1;
             }
-            else if (!letter && i < line.Length && !char.IsWhiteSpace(line[i]) && !line[i].Equals('|') && !char.IsPunctuation(line[i]) && !char.IsSymbol(line[i]))
-                return false; // digits and the like: not a menu
+            if (!char.IsWhiteSpace(c) && !char.IsPunctuation(c) && !char.IsSymbol(c)) return false; // digits: not a menu
         }
         return words >= 2;
     }
