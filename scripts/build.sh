@@ -12,9 +12,10 @@ if command -v ninja >/dev/null 2>&1 && [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; the
 
 echo "==> native: configure ($BUILD_DIR)"
 # shellcheck disable=SC2086
-cmake -S "$ROOT" -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release ${HB_CMAKE_ARGS:-} >"$BUILD_DIR.configure.log" 2>&1 \
-  || { cat "$BUILD_DIR.configure.log"; echo "build.sh: CMake configure failed (log above)" >&2; exit 1; }
-grep -E "^-- humpback:" "$BUILD_DIR.configure.log" || true
+mkdir -p "$BUILD_DIR"
+cmake -S "$ROOT" -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release ${HB_CMAKE_ARGS:-} >"$BUILD_DIR/configure.log" 2>&1 \
+  || { cat "$BUILD_DIR/configure.log"; echo "build.sh: CMake configure failed (log above)" >&2; exit 1; }
+grep -E "^-- humpback:" "$BUILD_DIR/configure.log" || true
 echo "==> native: build"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 echo "==> dotnet: build ($CONFIG)"

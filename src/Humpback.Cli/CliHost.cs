@@ -36,6 +36,9 @@ public static class CliHost
             .OrderBy(t => t.GetCustomAttribute<VerbAttribute>()!.Name, StringComparer.Ordinal)
             .ToArray();
 
+        args = JoinVerbGroup(args, verbs);
+        if (TryGroupHelp(args, verbs, stdout, stderr) is int groupCode) return groupCode;
+
         using var parser = new Parser(s =>
         {
             s.HelpWriter = null;
@@ -98,5 +101,30 @@ public static class CliHost
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>Verbs named with two words ("data seed") are typed as two arguments: join them into the one
+    /// token that CommandLineParser matches against verb names.</summary>
+    internal static string[] JoinVerbGroup(string[] args, Type[] verbs)
+    {
+        if (args.Length < 2) return args;
+        string joined = args[0] + " " + args[1];
+        return verbs.Any(v => v.GetCustomAttribute<VerbAttribute>()!.Name == joined) ? [joined, .. args[2..]] : args;
+    }
+
+    /// <summary>"humpback data" (or "data --help") lists the group's verbs (exit 0); "humpback data nope" is a usage error.</summary>
+    private static int? TryGroupHelp(string[] args, Type[] verbs, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0) return null;
+        var group = verbs.Select(v => v.GetCustomAttribute<VerbAttribute>()!)
+                         .Where(v => v.Name.StartsWith(args[0] + " ", StringComparison.Ordinal)).ToList();
+        if (group.Count == 0) return null;
+        bool help = args.Length == 1 || args[1] is "--help" or "-h" or "help";
+        TextWriter w = help ? stdout : stderr;
+        if (!help) w.WriteLine($"humpback: unknown verb '{args[0]} {args[1]}'");
+        w.WriteLine($"usage: humpback {args[0]} <verb> [options]   (humpback {args[0]} <verb> --help for the options)");
+        int width = group.Max(v => v.Name.Length);
+        foreach (VerbAttribute v in group) w.WriteLine($"  {v.Name.PadRight(width)}  {v.HelpText}");
+        return help ? ExitOk : ExitUsage;
     }
 }

@@ -11,7 +11,7 @@ public sealed class ConsoleProgress : IProgress<ProgressInfo>
     private readonly bool _interactive;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly TimeSpan _plainInterval;
-    private TimeSpan? _lastPrint;
+    private TimeSpan _lastPrint = TimeSpan.MinValue;
     private string? _lastTask;
     private readonly object _gate = new();
 
@@ -31,12 +31,12 @@ public sealed class ConsoleProgress : IProgress<ProgressInfo>
                 if (_interactive && _lastTask != null) _out.WriteLine();
                 _lastTask = value.Task;
                 _clock.Restart();
-                _lastPrint = null;
+                _lastPrint = TimeSpan.MinValue;
             }
             TimeSpan now = _clock.Elapsed;
             bool finished = value.Total is long t && value.Done >= t;
             TimeSpan interval = _interactive ? TimeSpan.FromMilliseconds(200) : _plainInterval;
-            if (!finished && _lastPrint is TimeSpan last && now - last < interval) return;
+            if (!finished && _lastPrint != TimeSpan.MinValue && now - _lastPrint < interval) return;
             _lastPrint = now;
             string line = Format(value, now);
             if (_interactive)

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace Humpback.Tests.Cli;
 
+[Collection("Console")]
 public class DoctorTests
 {
     private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
