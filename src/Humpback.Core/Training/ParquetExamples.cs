@@ -1,9 +1,9 @@
-using Parquet;
-using Parquet.Schema;
+using Humpback.Data;
 
 namespace Humpback.Training;
 
-/// <summary>Reads training examples from Parquet, row group by row group (string columns by name).</summary>
+/// <summary>Reads training examples from Parquet row group by row group, through the Data layer's typed table reader
+/// (errors name the file, row and column).</summary>
 internal static class ParquetExamples
 {
     public static List<TrainingExample> Read(string path, Objective objective) => ReadAsync(path, objective).GetAwaiter().GetResult();
@@ -11,47 +11,23 @@ internal static class ParquetExamples
     private static async Task<List<TrainingExample>> ReadAsync(string path, Objective objective)
     {
         var list = new List<TrainingExample>();
-        ParquetReader reader;
-        try
+        await using ParquetTableReader reader = await ParquetTableReader.OpenAsync(path);
+        string[] required = objective == Objective.Lm ? ["text"] : ["instruction", "output"];
+        string[] optional = objective == Objective.Lm ? ["id", "segment_id"] : ["system", "id", "segment_id"];
+        var fields = required.ToDictionary(c => c, c => reader.Require(c, ColumnKind.String));
+        foreach (string c in optional)
+            if (reader.Optional(c, ColumnKind.String) is { } f) fields[c] = f;
+        for (int g = 0; g < reader.RowGroupCount; g++)
         {
-            reader = await ParquetReader.CreateAsync(path);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
-        {
-            throw new InvalidDataException($"{path}: not a readable Parquet file ({e.Message})", e);
-        }
-        await using (reader)
-        {
-            DataField[] fields = reader.Schema.GetDataFields();
-            string[] wanted = objective == Objective.Lm ? new[] { "text", "id", "segment_id" } : new[] { "instruction", "output", "system", "id", "segment_id" };
-            foreach (string required in objective == Objective.Lm ? new[] { "text" } : new[] { "instruction", "output" })
+            ParquetTableRowGroup rg = reader.OpenRowGroup(g);
+            var columns = new Dictionary<string, string?[]>();
+            foreach (var (name, field) in fields) columns[name] = await rg.ReadStringsAsync(field);
+            for (int r = 0; r < rg.RowCount; r++)
             {
-                DataField? f = fields.FirstOrDefault(x => x.Name == required);
-                if (f == null) throw new InvalidDataException($"{path}: column '{required}' is missing (columns: {string.Join(", ", fields.Select(x => x.Name))})");
-                if (f.ClrType != typeof(string)) throw new InvalidDataException($"{path}: column '{required}' has type {f.ClrType.Name}, expected string");
-            }
-            long rowBase = 0;
-            for (int g = 0; g < reader.RowGroupCount; g++)
-            {
-                using ParquetRowGroupReader rg = reader.OpenRowGroupReader(g);
-                int rows = checked((int)rg.RowCount);
-                var columns = new Dictionary<string, string?[]>();
-                foreach (string name in wanted)
-                {
-                    DataField? f = fields.FirstOrDefault(x => x.Name == name && x.ClrType == typeof(string));
-                    if (f == null) continue;
-                    var buf = new string?[rows];
-                    await rg.ReadAsync(f, buf.AsMemory()!);
-                    columns[name] = buf;
-                }
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r;
-                    list.Add(TrainingData.FromFields(path, $"row {rowBase + r}", objective, list.Count,
-                        name => columns.TryGetValue(name, out var c) ? c[row] : null,
-                        name => columns.ContainsKey(name)));
-                }
-                rowBase += rows;
+                int row = r;
+                list.Add(TrainingData.FromFields(path, $"row {rg.RowOf(r)}", objective, list.Count,
+                    name => columns.TryGetValue(name, out var c) ? c[row] : null,
+                    name => columns.ContainsKey(name)));
             }
         }
         return list;

@@ -101,3 +101,52 @@ public class CollatorTests
         Assert.Equal(0.5f, new LrSchedule(ScheduleKind.Constant, 0.5f, 0f, 0, 9).At(7));
     }
 }
+
+public class TrainingDataTests
+{
+    [Fact]
+    public async Task ParquetTrainingSetsAndJsonlReadTheSameExamples()
+    {
+        string dir = Directory.CreateTempSubdirectory("hb-td").FullName;
+        try
+        {
+            string pq = Path.Combine(dir, "set.parquet");
+            var rows = new List<Humpback.Data.TrainingExample>
+            {
+                new("s1", "Answer in the style of an AI Assistant.", "What is 2 plus 2?", "2 plus 2 is 4.", "seed"),
+                new("a1", "Answer with knowledge from web search.", "What is a zorp?", "A zorp is blue.", "augmented"),
+            };
+            await Humpback.Data.TrainingSetFile.WriteAsync(pq, rows);
+            string jl = Path.Combine(dir, "set.jsonl");
+            File.WriteAllLines(jl, rows.Select(r => System.Text.Json.JsonSerializer.Serialize(new { id = r.Id, system = r.System, instruction = r.Instruction, output = r.Output })));
+            var a = TrainingData.Load(pq, Objective.Sft);
+            var b = TrainingData.Load(jl, Objective.Sft);
+            Assert.Equal(a, b);
+            Assert.Equal("What is a zorp?", a[1].Instruction);
+            Assert.Equal("Answer with knowledge from web search.", a[1].System);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void MalformedJsonlNamesTheLine()
+    {
+        string f = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(f, "{\"instruction\":\"a\",\"output\":\"b\"}\n{not json\n");
+            var e = Assert.Throws<InvalidDataException>(() => TrainingData.Load(f, Objective.Sft));
+            Assert.Contains("line 2", e.Message, StringComparison.Ordinal);
+            File.WriteAllText(f, "{\"instruction\":\"a\"}\n");
+            e = Assert.Throws<InvalidDataException>(() => TrainingData.Load(f, Objective.Sft));
+            Assert.Contains("'output'", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(f);
+        }
+    }
+}

@@ -6,8 +6,8 @@ namespace Humpback.Data;
 /// different system sentences so the model can tell the two styles apart; at inference both are used together.</summary>
 public static class HumpbackTags
 {
-    public const string Seed = "Answer in the style of an AI Assistant.";
-    public const string Augmented = "Answer with knowledge from web search.";
+    public const string Seed = Prompts.HumpbackPrompts.SeedSystem;
+    public const string Augmented = Prompts.HumpbackPrompts.AugmentedSystem;
 
     /// <summary>Values of the <c>source</c> column of a training set.</summary>
     public const string SeedSource = "seed";
