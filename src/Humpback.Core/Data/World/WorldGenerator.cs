@@ -26,7 +26,7 @@ public sealed record WorldFiles(string Dir)
     public string C4 => Path.Combine(Dir, "c4", "c4-train.00000-of-00001.json.gz");
     /// <summary>Hidden labels of the web corpus: one JSON line per url {url, label: good|bad, kind, skill}.</summary>
     public string Labels => Path.Combine(Dir, "c4-labels.jsonl");
-    /// <summary>Held-out evaluation: one JSON line per question {id, skill, in_seed, instruction, answer}.</summary>
+    /// <summary>Held-out evaluation: one JSON line per question {id, skill, in_seed, instruction, answer, output (the gold answer text)}.</summary>
     public string Eval => Path.Combine(Dir, "eval.jsonl");
 }
 
@@ -273,7 +273,7 @@ public static class WorldGenerator
                 if (!seen.Add(item.Subject)) continue;
                 sb.Append(JsonSerializer.Serialize(new
                 {
-                    id = $"{s.Name}-{i:D3}", skill = s.Name, in_seed = s.InSeed, instruction = item.Question, answer = item.Value,
+                    id = $"{s.Name}-{i:D3}", skill = s.Name, in_seed = s.InSeed, instruction = item.Question, answer = item.Value, output = item.Answer,
                 })).Append('\n');
                 i++;
             }

@@ -1,0 +1,235 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Humpback.Pipeline;
+
+/// <summary>The shape of a base model made from scratch (mini preset).</summary>
+public sealed record ModelShape
+{
+    public int HiddenSize { get; init; } = 192;
+    public int IntermediateSize { get; init; } = 512;
+    public int Layers { get; init; } = 4;
+    public int Heads { get; init; } = 6;
+    public int KvHeads { get; init; } = 2;
+    public int MaxPosition { get; init; } = 1024;
+    public float RopeTheta { get; init; } = 10000f;
+}
+
+/// <summary>Hyper-parameters of one training stage (Myx, M0, M1, …). Defaults: the paper's.</summary>
+public sealed record TrainStageConfig
+{
+    public string Mode { get; init; } = "full";
+    public float Lr { get; init; } = 1e-5f;
+    public float? FinalLr { get; init; }
+    public string Schedule { get; init; } = "linear";
+    public int WarmupSteps { get; init; }
+    public float WeightDecay { get; init; } = 0.1f;
+    /// <summary>Examples per micro-batch; 0 = the paper's rule (32, 8 under 3,000 examples).</summary>
+    public int BatchSize { get; init; }
+    public int GradAccum { get; init; } = 1;
+    public int MaxSeqLen { get; init; } = 2048;
+    public string Overlong { get; init; } = "truncate";
+    public double Epochs { get; init; } = 2;
+    public long? Steps { get; init; }
+    public int LoraRank { get; init; } = 16;
+    public float LoraAlpha { get; init; } = 32f;
+    public string LoraTargets { get; init; } = "q,k,v,o";
+    public int Seed { get; init; } = 42;
+    public int CheckpointEvery { get; init; } = 100;
+}
+
+/// <summary>Decoding of the self-augmentation stage (follow-up paper: temperature 1.0, top-p 0.9).</summary>
+public sealed record AugmentConfig
+{
+    public float Temperature { get; init; } = 1.0f;
+    public float TopP { get; init; } = 0.9f;
+    public int MaxNewTokens { get; init; } = 128;
+    public int Parallel { get; init; } = 32;
+    public int ContextPerSequence { get; init; } = 2048;
+    public ulong Seed { get; init; } = 7;
+}
+
+public sealed record CurateConfig
+{
+    public string Mode { get; init; } = "logits";
+    public int Parallel { get; init; } = 32;
+    public int ContextPerSequence { get; init; } = 4096;
+}
+
+public sealed record SelectConfig
+{
+    public double MinScore { get; init; } = 4.5;
+    public string Field { get; init; } = "expected";
+    public int Cap { get; init; } = 16_000;
+    public long Seed { get; init; } = 1;
+}
+
+public sealed record SegmentConfig
+{
+    public int MinChars { get; init; } = 600;
+    public int MaxChars { get; init; } = 3000;
+    public bool QualityFilters { get; init; } = true;
+    public bool NearDedup { get; init; } = true;
+    public long MaxSegments { get; init; } = 502_000;
+}
+
+/// <summary>
+/// Everything `humpback reproduce` does, as one JSON document. <c>--preset mini</c> and <c>--preset nothumpback-m1</c>
+/// are two instances; any preset can be written out (<c>--write-config</c>), edited and passed back (<c>--config</c>).
+/// </summary>
+public sealed record ReproduceConfig
+{
+    public string Preset { get; init; } = "custom";
+
+    // --- inputs: either the built-in world (mini) or real data and a real base model
+    /// <summary>Generate the built-in world with this seed (mini); null for real data.</summary>
+    public int? WorldSeed { get; init; }
+    /// <summary>"mini" or "smoke".</summary>
+    public string WorldSize { get; init; } = "mini";
+    public int TokenizerVocab { get; init; } = 1024;
+    public ModelShape? BaseShape { get; init; }
+    public TrainStageConfig? Pretrain { get; init; }
+    /// <summary>HF folder of the base model (real runs), e.g. Llama-3.2-3B.</summary>
+    public string? BaseModel { get; init; }
+    /// <summary>oasst1 Parquet or JSONL files (real runs).</summary>
+    public IReadOnlyList<string> Oasst { get; init; } = [];
+    /// <summary>C4 json.gz shards (real runs).</summary>
+    public IReadOnlyList<string> C4 { get; init; } = [];
+    /// <summary>Held-out SFT file for perplexity (real runs; the world has its own).</summary>
+    public string? HeldOut { get; init; }
+
+    // --- the method
+    public int SeedCount { get; init; } = 3200;
+    public long SeedSeed { get; init; } = 1;
+    public SegmentConfig Segment { get; init; } = new();
+    public TrainStageConfig Myx { get; init; } = new();
+    public TrainStageConfig M0 { get; init; } = new();
+    public TrainStageConfig M1 { get; init; } = new();
+    public AugmentConfig Augment { get; init; } = new();
+    public CurateConfig Curate { get; init; } = new();
+    public SelectConfig Select { get; init; } = new();
+    /// <summary>Also train M1-uncurated: seed + as many uncurated augmented pairs as M1 got curated ones.</summary>
+    public bool Ablations { get; init; } = true;
+    /// <summary>Curate again with M1 and train M2.</summary>
+    public bool M2 { get; init; }
+    public string ChatFormat { get; init; } = "llama3";
+    /// <summary>GGUF type of the exports LLamaSharp runs: f32, f16, q8_0, q4_0, q4_k_m.</summary>
+    public string ExportType { get; init; } = "q8_0";
+    public int EvalMaxNewTokens { get; init; } = 64;
+    public string Device { get; init; } = "cpu";
+    public int Threads { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ReproduceConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: config file not found", path);
+        try
+        {
+            return JsonSerializer.Deserialize<ReproduceConfig>(File.ReadAllText(path), Json)
+                   ?? throw new InvalidDataException($"{path}: empty config");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: {(e.Path is { Length: > 0 } p ? $"field {p}: " : "")}{e.Message}", e);
+        }
+    }
+
+    public bool UsesWorld => WorldSeed != null;
+
+    public void Validate(string source = "config")
+    {
+        if (UsesWorld)
+        {
+            if (BaseShape == null || Pretrain == null) throw new InvalidDataException($"{source}: the built-in world needs base_shape and pretrain");
+            if (WorldSize is not ("mini" or "smoke")) throw new InvalidDataException($"{source}: world_size must be mini or smoke (got '{WorldSize}')");
+        }
+        else
+        {
+            if (string.IsNullOrEmpty(BaseModel)) throw new InvalidDataException($"{source}: base_model (an HF folder) is required without the built-in world");
+            if (Oasst.Count == 0) throw new InvalidDataException($"{source}: oasst (oasst1 Parquet/JSONL files) is required without the built-in world");
+            if (C4.Count == 0) throw new InvalidDataException($"{source}: c4 (C4 json.gz shards) is required without the built-in world");
+        }
+        if (ExportType is not ("f32" or "f16" or "q8_0" or "q4_0" or "q4_k_m")) throw new InvalidDataException($"{source}: export_type must be f32, f16, q8_0, q4_0 or q4_k_m (got '{ExportType}')");
+        if (Curate.Mode is not ("logits" or "generate")) throw new InvalidDataException($"{source}: curate.mode must be logits or generate (got '{Curate.Mode}')");
+        if (Select.Field is not ("expected" or "argmax")) throw new InvalidDataException($"{source}: select.field must be expected or argmax (got '{Select.Field}')");
+    }
+
+    /// <summary>The built-in world on 2 CPU cores: a ~1.8M-parameter Llama pre-trained from scratch, full fine-tuning
+    /// with higher learning rates than the paper's (a small model trained for minutes), the paper's method otherwise.</summary>
+    public static ReproduceConfig Mini => new()
+    {
+        Preset = "mini",
+        WorldSeed = 1234,
+        WorldSize = "mini",
+        TokenizerVocab = 1024,
+        BaseShape = new ModelShape(),
+        Pretrain = new TrainStageConfig { Lr = 3e-3f, FinalLr = 3e-4f, Schedule = "cosine", WarmupSteps = 20, WeightDecay = 0f, BatchSize = 32, MaxSeqLen = 256, Epochs = 8, CheckpointEvery = 0 },
+        SeedCount = 3200,
+        Segment = new SegmentConfig { MinChars = 20, MaxChars = 3000, QualityFilters = false, NearDedup = false, MaxSegments = 0 },
+        Myx = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 192, Overlong = "skip", Epochs = 3, CheckpointEvery = 0 },
+        M0 = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 3, CheckpointEvery = 0 },
+        M1 = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 3, CheckpointEvery = 0 },
+        Augment = new AugmentConfig { Temperature = 0.7f, TopP = 0.9f, MaxNewTokens = 32, Parallel = 32, ContextPerSequence = 256 },
+        Curate = new CurateConfig { Mode = "logits", Parallel = 32, ContextPerSequence = 1024 },
+        Select = new SelectConfig { MinScore = 4.5, Field = "expected", Cap = 16_000 },
+        Ablations = true,
+        ExportType = "f32",
+        EvalMaxNewTokens = 32,
+    };
+
+    /// <summary>A smaller world and shorter training: the test suite's smoke run of the whole loop.</summary>
+    public static ReproduceConfig Smoke => Mini with
+    {
+        Preset = "smoke",
+        WorldSize = "smoke",
+        TokenizerVocab = 512,
+        BaseShape = new ModelShape { HiddenSize = 64, IntermediateSize = 128, Layers = 2, Heads = 4, KvHeads = 2, MaxPosition = 1024 },
+        Pretrain = Mini.Pretrain! with { Epochs = 1, WarmupSteps = 2 },
+        Myx = Mini.Myx with { Epochs = 1 },
+        M0 = Mini.M0 with { Epochs = 1 },
+        M1 = Mini.M1 with { Epochs = 1 },
+        Augment = Mini.Augment with { MaxNewTokens = 16 },
+        EvalMaxNewTokens = 8,
+    };
+
+    /// <summary>notHumpback-M1: Llama-3.2-3B, 3,200 oasst1 seed pairs, 502k C4 `en` entries, 16,000 training pairs,
+    /// the paper's hyper-parameters (lr 1e-5 → 9e-6, weight decay 0.1, batch 32 / 8 under 3,000 examples), on a GPU.
+    /// base_model, oasst and c4 must point at the downloaded files (`humpback data download`).</summary>
+    public static ReproduceConfig NotHumpbackM1 => new()
+    {
+        Preset = "nothumpback-m1",
+        BaseModel = "models/Llama-3.2-3B",
+        Oasst = ["data/oasst1/train-00000-of-00001.parquet"],
+        C4 = Enumerable.Range(0, 2).Select(i => $"data/c4/c4-train.{i:D5}-of-01024.json.gz").ToList(),
+        SeedCount = 3200,
+        Segment = new SegmentConfig { MaxSegments = 502_000 },
+        Myx = new TrainStageConfig(),
+        M0 = new TrainStageConfig(),
+        M1 = new TrainStageConfig(),
+        Augment = new AugmentConfig(),
+        Curate = new CurateConfig(),
+        Select = new SelectConfig(),
+        Ablations = false,
+        ExportType = "q8_0",
+        Device = "cuda",
+    };
+
+    public static ReproduceConfig FromPreset(string name) => name.ToLowerInvariant() switch
+    {
+        "mini" => Mini,
+        "smoke" => Smoke,
+        "nothumpback-m1" => NotHumpbackM1,
+        _ => throw new ArgumentException($"unknown preset '{name}' (expected mini, smoke or nothumpback-m1)"),
+    };
+}
