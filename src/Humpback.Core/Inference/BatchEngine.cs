@@ -13,8 +13,8 @@ namespace Humpback.Inference;
 /// <summary>Continuous batching over one llama.cpp context: up to <see cref="EngineOptions.ParallelSequences"/> rows
 /// are decoded together, each in its own KV sequence (slot); a slot whose row finishes takes the next row at the next
 /// step. A prompt prefix shared by every row (the long curation instructions) is decoded once into sequence 0 and
-/// copied into each slot's KV cache (<c>llama_memory_seq_cp</c> over [0, prefix) — metadata only with the unified KV
-/// cache); a finished row's cells after the prefix are removed, so the prefix stays in place for the next row.
+/// copied into each slot's KV cache (see <see cref="EngineOptions.KvUnified"/> for the two layouts); a finished row's
+/// cells after the prefix are removed, so the prefix stays in place for the next row.
 ///
 /// Each step builds one batch of at most n_batch tokens: one token per generating slot, then prompt chunks of the
 /// slots still reading their prompt, oldest first. Guards keep every llama.cpp assertion we know of from firing
@@ -26,9 +26,10 @@ namespace Humpback.Inference;
 public sealed class BatchEngine : IDisposable
 {
     private readonly LlamaModel _model;
-    private readonly LLamaContext _context;
-    private readonly SafeLLamaContextHandle _ctx;
-    private readonly int _batchLimit;
+    private LLamaContext? _context;
+    private SafeLLamaContextHandle _ctx = null!;
+    private bool _unified;
+    private int _batchLimit;
     private readonly Slot[] _slots;
     private readonly LLamaBatch _batch = new();
     private readonly ConcurrentBag<SamplerScratch> _scratch = [];
@@ -38,36 +39,55 @@ public sealed class BatchEngine : IDisposable
         options.Validate();
         _model = model;
         Options = options;
-        var p = new ModelParams(model.Path)
-        {
-            ContextSize = (uint)options.TotalKvCells,
-            SeqMax = (uint)options.ParallelSequences,
-            BatchSize = (uint)options.BatchSize,
-            UBatchSize = (uint)options.BatchSize,
-            FlashAttention = options.FlashAttention,
-            TypeK = options.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            TypeV = options.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            KVUnified = true, // required: a partial seq_cp with split KV caches aborts
-            Threads = options.Threads,
-            BatchThreads = options.Threads,
-            GpuLayerCount = model.GpuLayers < 0 ? 999 : model.GpuLayers,
-        };
-        _context = model.Weights.CreateContext(p);
-        _ctx = _context.NativeHandle;
-        if (model.Lora is LoraAdapter lora) _ctx.SetLoraAdapters([(lora, model.LoraScale)]);
-        // llama.cpp may lower n_batch (e.g. to n_ctx); what it reports is the real limit of one decode.
-        _batchLimit = (int)Math.Min(_ctx.BatchSize, (uint)options.BatchSize);
-        if (_ctx.MaxSeq < options.ParallelSequences)
-            throw new InvalidOperationException($"llama.cpp gave {_ctx.MaxSeq} sequences, fewer than the {options.ParallelSequences} asked for");
         _slots = new Slot[options.ParallelSequences];
         for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(i);
+    }
+
+    /// <summary>The llama.cpp context for a KV layout, created on first use and re-created when the layout changes.</summary>
+    private SafeLLamaContextHandle Context(bool unified)
+    {
+        if (_context != null && _unified == unified) return _context.NativeHandle;
+        _context?.Dispose();
+        _context = null;
+        var p = new ModelParams(_model.Path)
+        {
+            ContextSize = (uint)(unified ? Options.TotalKvCells : Options.ParallelSequences * Options.SequenceContext),
+            SeqMax = (uint)Options.ParallelSequences,
+            BatchSize = (uint)Options.BatchSize,
+            UBatchSize = (uint)Options.BatchSize,
+            FlashAttention = Options.FlashAttention,
+            TypeK = Options.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+            TypeV = Options.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+            KVUnified = unified,
+            Threads = Options.Threads,
+            BatchThreads = Options.Threads,
+            GpuLayerCount = _model.GpuLayers < 0 ? 999 : _model.GpuLayers,
+        };
+        LLamaContext context = _model.Weights.CreateContext(p);
+        try
+        {
+            SafeLLamaContextHandle ctx = context.NativeHandle;
+            if (_model.Lora is LoraAdapter lora) ctx.SetLoraAdapters([(lora, _model.LoraScale)]);
+            if (ctx.MaxSeq < Options.ParallelSequences)
+                throw new InvalidOperationException($"llama.cpp gave {ctx.MaxSeq} sequences, fewer than the {Options.ParallelSequences} asked for");
+            // llama.cpp may lower n_batch (e.g. to n_ctx); what it reports is the real limit of one decode.
+            _batchLimit = (int)Math.Min(ctx.BatchSize, (uint)Options.BatchSize);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+        _context = context;
+        _unified = unified;
+        return context.NativeHandle;
     }
 
     public EngineOptions Options { get; }
     public LlamaModel Model => _model;
 
-    /// <summary>Tokens per llama_decode call actually allowed by the context.</summary>
-    public int BatchLimit => _batchLimit;
+    /// <summary>The KV layout of the last run (true: unified).</summary>
+    public bool LastRunUnified => _unified;
 
     /// <summary>Scores each row: the softmax probability (over the whole vocabulary) of each candidate token as the
     /// token following the row's prompt. Results arrive in completion order, on the calling thread.</summary>
@@ -129,6 +149,7 @@ public sealed class BatchEngine : IDisposable
         int ctxLimit = Options.SequenceContext;
         if (prefix.Length >= ctxLimit)
             throw new ArgumentException($"the shared prompt prefix has {prefix.Length} tokens, which leaves no room in a sequence context of {ctxLimit}");
+        _ctx = Context(Options.UnifiedFor(scoring: candidates != null));
         foreach (Slot s in _slots) s.Reset();
         _ctx.MemoryClear(true);
 
@@ -144,8 +165,13 @@ public sealed class BatchEngine : IDisposable
             if (r != DecodeResult.Ok)
                 throw new InvalidOperationException($"llama_decode failed on the shared prefix ({r}); KV cells: {Options.TotalKvCells}");
         }
+        // Unified: the other sequences reference the prefix cells ([0, prefix) exactly). Per-sequence streams: llama.cpp
+        // only copies whole streams across streams (a partial range aborts), and stream 0 holds just the prefix now.
         for (int s = 1; s < _slots.Length && prefix.Length > 0; s++)
-            _ctx.MemorySequenceCopy((LLamaSeqId)0, (LLamaSeqId)s, 0, prefix.Length);
+        {
+            if (_unified) _ctx.MemorySequenceCopy((LLamaSeqId)0, (LLamaSeqId)s, 0, prefix.Length);
+            else _ctx.MemorySequenceCopy((LLamaSeqId)0, (LLamaSeqId)s, -1, -1);
+        }
 
         byte[][] stops = gen?.StopBytes() ?? [];
         int maxStop = stops.Length == 0 ? 0 : stops.Max(b => b.Length);
@@ -445,6 +471,6 @@ public sealed class BatchEngine : IDisposable
 
     public void Dispose()
     {
-        _context.Dispose();
+        _context?.Dispose();
     }
 }

@@ -17,8 +17,17 @@ public sealed record EngineOptions
     public int SequenceContext { get; init; } = 2048;
 
     /// <summary>Cells of the unified KV cache (default: parallel sequences × sequence context, which always fits;
-    /// less is fine since the shared prefix is stored once — the engine shrinks its batch or re-queues a row on NoKvSlot).</summary>
+    /// less is fine since the shared prefix is stored once — the engine shrinks its batch or re-queues a row on NoKvSlot).
+    /// Implies the unified layout.</summary>
     public int? KvCells { get; init; }
+
+    /// <summary>KV cache layout. Unified: one cell pool for all sequences; the shared prefix is stored once and
+    /// referenced by every sequence, but each token's attention runs (masked) over every used cell. Per sequence: one
+    /// stream per sequence; the prefix is copied into each stream once (a whole-stream copy, all llama.cpp allows across
+    /// streams) and attention only reads the sequence's own cells. Null (default) picks per workload: unified for
+    /// scoring, where rows only read their prompt and leave at once so the pool holds little beyond the prefix;
+    /// per sequence for generation, where long-lived rows would otherwise attend over each other's cells.</summary>
+    public bool? KvUnified { get; init; }
 
     /// <summary>ggml threads. On 2 shared cores 2 threads can stall on spin barriers, so 1 is the default there.</summary>
     public int Threads { get; init; } = DefaultThreads;
@@ -37,6 +46,9 @@ public sealed record EngineOptions
 
     public int TotalKvCells => KvCells ?? checked(ParallelSequences * SequenceContext);
 
+    /// <summary>The layout used for a workload (see <see cref="KvUnified"/>).</summary>
+    public bool UnifiedFor(bool scoring) => KvUnified ?? (KvCells != null || scoring);
+
     public void Validate()
     {
         if (ParallelSequences < 1 || ParallelSequences > MaxSequences)
@@ -44,6 +56,7 @@ public sealed record EngineOptions
         if (BatchSize < 1) throw new ArgumentException($"batch size must be ≥ 1, got {BatchSize}");
         if (SequenceContext < 8) throw new ArgumentException($"sequence context must be ≥ 8 tokens, got {SequenceContext}");
         if (KvCells is int k && k < SequenceContext) throw new ArgumentException($"KV cells ({k}) must hold at least one full sequence ({SequenceContext})");
+        if (KvCells != null && KvUnified == false) throw new ArgumentException("KV cells size the unified cache; they do not apply to per-sequence streams");
         if (Threads < 1) throw new ArgumentException($"threads must be ≥ 1, got {Threads}");
     }
 }

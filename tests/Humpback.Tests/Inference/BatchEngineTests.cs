@@ -49,17 +49,18 @@ public class BatchEngineTests
     internal static int[] Digits(LlamaModel m) => Enumerable.Range(1, 5).Select(d => m.SingleToken(d.ToString(), false)!.Value).ToArray();
 
     [Theory]
-    [InlineData(1, 512)]
-    [InlineData(4, 64)]   // prompts chunked over several decodes
-    [InlineData(12, 37)]  // odd batch size; more slots than fit in one batch
-    public void ScoresEqualASingleSequenceDecode(int parallel, int batch)
+    [InlineData(1, 512, null)]
+    [InlineData(4, 64, null)]   // prompts chunked over several decodes
+    [InlineData(12, 37, null)]  // odd batch size; more slots than fit in one batch
+    [InlineData(6, 100, false)] // per-sequence KV streams: the prefix is copied whole into each stream
+    public void ScoresEqualASingleSequenceDecode(int parallel, int batch, bool? unified)
     {
         LlamaModel m = TinyGguf.Model;
         var renderer = new PromptRenderer(m, PromptTemplates.Curation(logits: true), ChatFormat.Llama3);
         int[] digits = Digits(m);
         var rows = Pairs.Select((p, i) => new EngineRequest { Key = i, Tokens = renderer.RowTokens(Values(p)) }).ToArray();
         var results = new Dictionary<long, EngineResult>();
-        using var engine = new BatchEngine(m, new EngineOptions { ParallelSequences = parallel, BatchSize = batch, SequenceContext = 1024, Threads = 1 });
+        using var engine = new BatchEngine(m, new EngineOptions { ParallelSequences = parallel, BatchSize = batch, SequenceContext = 1024, Threads = 1, KvUnified = unified });
         EngineRunStats stats = engine.Score(renderer.PrefixTokens, rows, digits, r => results.Add(r.Key, r));
 
         Assert.Equal(Pairs.Length, results.Count);
@@ -103,15 +104,15 @@ public class BatchEngineTests
         var renderer = new PromptRenderer(m, new PromptTemplate("backward", PromptTemplates.BackwardUser), ChatFormat.Llama3);
         var rows = Pairs.Select((p, i) => new EngineRequest { Key = i, Tokens = renderer.RowTokens(new Dictionary<string, string> { ["output"] = p.Output }), RngKey = (ulong)i * 7919 }).ToArray();
         var settings = new GenerationSettings(Temperature: 1.0f, TopP: 0.9f, TopK: 0, MaxNewTokens: 24, Seed: 42, StopStrings: ["?"]);
-        Dictionary<long, EngineResult> Run(int parallel, int batch)
+        Dictionary<long, EngineResult> Run(int parallel, int batch, bool? unified)
         {
             var results = new Dictionary<long, EngineResult>();
-            using var engine = new BatchEngine(m, new EngineOptions { ParallelSequences = parallel, BatchSize = batch, SequenceContext = 512, Threads = 1 });
+            using var engine = new BatchEngine(m, new EngineOptions { ParallelSequences = parallel, BatchSize = batch, SequenceContext = 512, Threads = 1, KvUnified = unified });
             engine.Generate(renderer.PrefixTokens, rows, settings, r => results.Add(r.Key, r));
             return results;
         }
-        var one = Run(1, 512);
-        foreach (var other in new[] { Run(4, 64), Run(16, 128), Run(1, 512) })
+        var one = Run(1, 512, null);
+        foreach (var other in new[] { Run(4, 64, null), Run(16, 128, null), Run(1, 512, null), Run(5, 96, true) })
         {
             foreach (var (key, r) in one)
             {
