@@ -78,9 +78,7 @@ public abstract class InferenceVerbOptions
         try
         {
             LlamaBackend? backend = LlamaBackend is string b ? Inference.LlamaBackend.Parse(b) : null;
-            bool gpu = (backend ?? LlamaRuntime.Selected)?.Kind is LlamaBackendKind.Cuda or LlamaBackendKind.Path
-                       || (backend == null && Environment.GetEnvironmentVariable(Inference.LlamaBackend.EnvironmentVariable) is string env
-                           && !env.Equals("cpu", StringComparison.OrdinalIgnoreCase) && env.Length > 0);
+            bool gpu = (backend ?? LlamaRuntime.Selected ?? Inference.LlamaBackend.FromEnvironment()).Kind != LlamaBackendKind.Cpu;
             ShardBy by = ShardBy.ToLowerInvariant() switch
             {
                 "index" => Inference.ShardBy.RowIndex,

@@ -19,6 +19,10 @@ public sealed record LlamaBackend(LlamaBackendKind Kind, string? LibraryPath = n
 
     public static LlamaBackend Cpu { get; } = new(LlamaBackendKind.Cpu);
 
+    /// <summary>The backend HUMPBACK_LLAMA_LIB asks for, else the CPU.</summary>
+    public static LlamaBackend FromEnvironment() =>
+        Environment.GetEnvironmentVariable(EnvironmentVariable) is string env && !string.IsNullOrWhiteSpace(env) ? Parse(env) : Cpu;
+
     /// <summary>Parses "cpu", "cuda" or a path to a llama.cpp shared library (libllama.so / llama.dll).</summary>
     public static LlamaBackend Parse(string value)
     {
@@ -60,8 +64,7 @@ public static class LlamaRuntime
             if (backend is null)
             {
                 if (_selected != null) return _selected;
-                string? env = Environment.GetEnvironmentVariable(LlamaBackend.EnvironmentVariable);
-                backend = string.IsNullOrWhiteSpace(env) ? LlamaBackend.Cpu : LlamaBackend.Parse(env);
+                backend = LlamaBackend.FromEnvironment();
             }
             if (_selected != null)
             {
