@@ -143,15 +143,15 @@ public sealed class BatchEngine : IDisposable
     private EngineRunStats Run(int[] prefix, IEnumerable<EngineRequest> rows, int[]? candidates, GenerationSettings? gen,
                                Action<EngineResult> onResult, CancellationToken ct)
     {
-        var clock = Stopwatch.StartNew();
-        var decodeTime = new Stopwatch();
-        long rowsDone = 0, errorRows = 0, promptDecoded = 0, generated = 0, decodeCalls = 0, preemptions = 0, noKv = 0;
         int ctxLimit = Options.SequenceContext;
         if (prefix.Length >= ctxLimit)
             throw new ArgumentException($"the shared prompt prefix has {prefix.Length} tokens, which leaves no room in a sequence context of {ctxLimit}");
         _ctx = Context(Options.UnifiedFor(scoring: candidates != null));
         foreach (Slot s in _slots) s.Reset();
-        _ctx.MemoryClear(true);
+        _ctx.MemoryClear(false); // metadata only: zeroing a large cache costs time and every cell is rewritten before use
+        var clock = Stopwatch.StartNew();
+        var decodeTime = new Stopwatch();
+        long rowsDone = 0, errorRows = 0, promptDecoded = 0, generated = 0, decodeCalls = 0, preemptions = 0, noKv = 0;
 
         // The shared prefix: decoded once into sequence 0, then referenced by every other sequence.
         for (int start = 0; start < prefix.Length; start += _batchLimit)
@@ -416,7 +416,8 @@ public sealed class BatchEngine : IDisposable
     private void ForEachRow(int count, Action<int, SamplerScratch> body)
     {
         // Per-row work is O(vocab); spread it over the cores when there is enough of it (results do not depend on it).
-        if (count < 2 || (long)count * _model.VocabSize < 1 << 17)
+        // Not on 2 cores: a pool thread that is slow to get scheduled costs more than it saves.
+        if (count < 2 || (long)count * _model.VocabSize < 1 << 20 || Environment.ProcessorCount <= 2)
         {
             SamplerScratch scratch = RentScratch();
             for (int i = 0; i < count; i++) body(i, scratch);

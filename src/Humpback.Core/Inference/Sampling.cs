@@ -80,6 +80,10 @@ internal sealed class SamplerScratch(int vocab)
 {
     public readonly float[] Values = new float[vocab];
     public readonly List<int> Candidates = new(1024);
+    public readonly byte[] Mask = new byte[vocab];
+    private int[] _ids = new int[1024];
+
+    public int[] Ids(int count) => _ids.Length >= count ? _ids : _ids = new int[Math.Max(count, _ids.Length * 2)];
 }
 
 /// <summary>Samples one token from a row of logits. Pure given (logits, settings, rng state): ties are broken by the
@@ -117,7 +121,7 @@ internal static class TokenSampler
             return LastPositive(v);
         }
         // Nucleus: gather the tokens above a threshold; when they already hold p·Z, the nucleus lies among them
-        // (every other token is smaller than each of them), so only they need sorting. Otherwise lower the threshold.
+        // (every other token is smaller than each of them). Otherwise lower the threshold.
         double need = s.TopP * z;
         for (float theta = 1e-3f; ; theta = theta > 1e-30f ? theta * 1e-3f : 0f)
         {
@@ -129,9 +133,79 @@ internal static class TokenSampler
             }
             if (mass >= need || theta == 0f) break;
         }
-        SortDescending(v, cand);
-        return SampleNucleus(v, cand, need, ref rng);
+        int[] ids = scratch.Ids(cand.Count);
+        cand.CopyTo(ids);
+        int keep = SelectNucleus(v, ids, cand.Count, need);
+        // Draw within the nucleus walking ids in ascending order (any fixed order gives the same distribution; this
+        // one needs no sort, which matters for flat distributions where the nucleus is most of the vocabulary).
+        byte[] mask = scratch.Mask;
+        double total = 0;
+        for (int k = 0; k < keep; k++) { mask[ids[k]] = 1; total += v[ids[k]]; }
+        double draw = rng.NextDouble() * total, run = 0;
+        int chosen = -1, lastIn = -1;
+        foreach (int i in cand)
+        {
+            if (mask[i] == 0) continue;
+            lastIn = i;
+            run += v[i];
+            if (chosen < 0 && draw < run) chosen = i;
+        }
+        for (int k = 0; k < keep; k++) mask[ids[k]] = 0;
+        return chosen >= 0 ? chosen : lastIn;
     }
+
+    /// <summary>Reorders ids[0, count) so that ids[0, keep) is the nucleus: the smallest prefix, in the order (weight
+    /// descending, id ascending), whose weight reaches <paramref name="need"/>. Returns keep. Quickselect on cumulative
+    /// weight with a deterministic pivot: expected O(count), and the set is unique whatever the algorithm.</summary>
+    internal static int SelectNucleus(ReadOnlySpan<float> w, int[] ids, int count, double need)
+    {
+        int lo = 0, hi = count;
+        while (hi - lo > 16)
+        {
+            int a = ids[lo], b = ids[lo + (hi - lo) / 2], c = ids[hi - 1];
+            int pivot = Before(w, a, b) ? (Before(w, b, c) ? b : Before(w, a, c) ? c : a) : (Before(w, a, c) ? a : Before(w, b, c) ? c : b);
+            // Partition [lo, hi): ids strictly before the pivot first.
+            int p = lo;
+            double front = 0;
+            for (int k = lo; k < hi; k++)
+            {
+                int id = ids[k];
+                if (Before(w, id, pivot))
+                {
+                    (ids[k], ids[p]) = (ids[p], id);
+                    front += w[id];
+                    p++;
+                }
+            }
+            if (front >= need)
+            {
+                hi = p; // the nucleus ends among the ids before the pivot
+                continue;
+            }
+            // Everything before the pivot is in; put the pivot next and include it too.
+            int at = Array.IndexOf(ids, pivot, p, hi - p);
+            (ids[p], ids[at]) = (ids[at], ids[p]);
+            need -= front + w[pivot];
+            lo = p + 1;
+            if (need <= 0) return lo;
+        }
+        // A few left: insertion-sort them and take what is still needed.
+        for (int k = lo + 1; k < hi; k++)
+        {
+            int id = ids[k], j = k - 1;
+            for (; j >= lo && Before(w, id, ids[j]); j--) ids[j + 1] = ids[j];
+            ids[j + 1] = id;
+        }
+        for (int k = lo; k < hi; k++)
+        {
+            need -= w[ids[k]];
+            if (need <= 0) return k + 1;
+        }
+        return hi;
+    }
+
+    /// <summary>The total order of the nucleus: larger weight first, then lower id.</summary>
+    private static bool Before(ReadOnlySpan<float> w, int x, int y) => w[x] > w[y] || (w[x] == w[y] && x < y);
 
     /// <summary>Top-k candidates are already selected; softmax over them, then the nucleus.</summary>
     private static int SampleSorted(Span<float> v, List<int> cand, float topP, ref RowRng rng)
