@@ -54,6 +54,9 @@ public sealed class ProfileVerb : ICommand
     [Option("gpu-layers", Default = 0, HelpText = "score/generate: layers offloaded to the GPU (-1: all).")]
     public int GpuLayers { get; set; }
 
+    [Option("random-f32", HelpText = "score/generate: without --model, use the random model in f32 instead of Q8_0.")]
+    public bool RandomF32 { get; set; }
+
     [Option("kv-unified", HelpText = "score/generate: true = one unified KV cache, false = per-sequence streams (default: the engine's choice per workload).")]
     public bool? KvUnified { get; set; }
 
@@ -87,6 +90,7 @@ public sealed class ProfileVerb : ICommand
                 Backend = LlamaBackend is string b ? Inference.LlamaBackend.Parse(b) : null,
                 GpuLayers = GpuLayers,
                 KvUnified = KvUnified,
+                RandomF32 = RandomF32,
             };
         }
         catch (ArgumentException e)

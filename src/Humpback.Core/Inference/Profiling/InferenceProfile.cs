@@ -28,6 +28,9 @@ public sealed record ProfileOptions
     public LlamaBackend? Backend { get; init; }
     public int GpuLayers { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>The random model in f32 rather than Q8_0 (4× the bytes per weight: one-token decoding is then
+    /// memory-bound, as it is for a 3B model, instead of fitting in the CPU's caches).</summary>
+    public bool RandomF32 { get; init; }
     /// <summary>KV layout for the engine and the hand-tuned loop (null: the engine's choice per workload).</summary>
     public bool? KvUnified { get; init; }
 }
@@ -213,28 +216,38 @@ public static class InferenceProfile
 
     private static LlamaModel Load(ProfileOptions o, out string description)
     {
-        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend);
+        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend, o.RandomF32);
         LlamaModel m = LlamaModel.Load(path, new ModelLoadOptions(GpuLayers: o.GpuLayers, Backend: o.Backend));
-        description = (o.ModelPath == null ? "random Llama (dim 512, 8 layers, vocab 4096) Q8_0 — " : "") + m.Describe();
+        description = (o.ModelPath == null ? $"random Llama (dim 512, 8 layers, vocab 4096) {(o.RandomF32 ? "f32" : "Q8_0")} — " : "") + m.Describe();
         return m;
     }
 
-    /// <summary>The default profile model: written in f32, quantized to Q8_0, cached by shape.</summary>
-    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null)
+    /// <summary>The default profile model: written in f32, quantized to Q8_0 (unless <paramref name="f32"/>), cached by shape.</summary>
+    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null, bool f32 = false)
     {
         RandomLlamaSpec spec = DefaultRandomModel;
         Directory.CreateDirectory(cacheDirectory);
         string q8 = Path.Combine(cacheDirectory, $"random-d{spec.Dim}-l{spec.Layers}-v{spec.VocabSize}-s{spec.Seed}-q8_0.gguf");
+        string f32Path = q8.Replace("-q8_0.gguf", "-f32.gguf", StringComparison.Ordinal);
+        if (f32)
+        {
+            if (!File.Exists(f32Path))
+            {
+                RandomLlamaGguf.Write(f32Path + ".tmp", spec);
+                File.Move(f32Path + ".tmp", f32Path, overwrite: true);
+            }
+            return f32Path;
+        }
         if (File.Exists(q8)) return q8;
-        string f32 = q8.Replace("-q8_0.gguf", "-f32.gguf", StringComparison.Ordinal);
-        RandomLlamaGguf.Write(f32, spec);
+        string source = f32Path + $".tmp-{Environment.ProcessId}";
+        RandomLlamaGguf.Write(source, spec);
         LlamaRuntime.Configure(backend);
         NativeApi.llama_empty_call(); // the quantizer needs the native library resolved first
         string tmp = q8 + $".tmp-{Environment.ProcessId}";
-        if (!LLamaQuantizer.Quantize(f32, tmp, LLamaFtype.MOSTLY_Q8_0, Math.Max(1, Environment.ProcessorCount / 2), true, true))
-            throw new InvalidOperationException($"quantizing {f32} to Q8_0 failed");
+        if (!LLamaQuantizer.Quantize(source, tmp, LLamaFtype.MOSTLY_Q8_0, Math.Max(1, Environment.ProcessorCount / 2), true, true))
+            throw new InvalidOperationException($"quantizing {source} to Q8_0 failed");
         File.Move(tmp, q8, overwrite: true);
-        File.Delete(f32);
+        File.Delete(source);
         return q8;
     }
 
