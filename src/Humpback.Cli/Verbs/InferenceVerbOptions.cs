@@ -42,8 +42,11 @@ public abstract class InferenceVerbOptions
     [Option("ctx", Default = 2048, HelpText = "Tokens per sequence: prompt + generation. Longer prompts become error rows.")]
     public int Ctx { get; set; }
 
-    [Option("kv-cells", HelpText = "Cells of the shared KV cache (default parallel × ctx).")]
+    [Option("kv-cells", HelpText = "Cells of a unified KV cache (implies --kv-unified; default parallel × ctx). Smaller saves memory; a full cache shrinks batches or re-queues rows.")]
     public int? KvCells { get; set; }
+
+    [Option("kv-unified", HelpText = "One unified KV cell pool (prefix stored once; attention spans all rows in flight) instead of a stream per sequence.")]
+    public bool KvUnified { get; set; }
 
     [Option("kv-f16", HelpText = "Cache keys/values in f16 (half the memory; results then depend slightly on batching).")]
     public bool KvF16 { get; set; }
@@ -91,6 +94,7 @@ public abstract class InferenceVerbOptions
                 BatchSize = BatchSize,
                 SequenceContext = Ctx,
                 KvCells = KvCells,
+                KvUnified = KvUnified || KvCells != null ? true : null,
                 KvF32 = !KvF16,
                 Threads = Threads ?? EngineOptions.DefaultThreads,
             };

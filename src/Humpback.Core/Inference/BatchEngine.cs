@@ -146,7 +146,7 @@ public sealed class BatchEngine : IDisposable
         int ctxLimit = Options.SequenceContext;
         if (prefix.Length >= ctxLimit)
             throw new ArgumentException($"the shared prompt prefix has {prefix.Length} tokens, which leaves no room in a sequence context of {ctxLimit}");
-        _ctx = Context(Options.UnifiedFor(scoring: candidates != null));
+        _ctx = Context(Options.Unified);
         foreach (Slot s in _slots) s.Reset();
         _ctx.MemoryClear(false); // metadata only: zeroing a large cache costs time and every cell is rewritten before use
         var clock = Stopwatch.StartNew();

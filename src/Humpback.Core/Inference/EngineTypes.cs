@@ -21,12 +21,12 @@ public sealed record EngineOptions
     /// Implies the unified layout.</summary>
     public int? KvCells { get; init; }
 
-    /// <summary>KV cache layout. Unified: one cell pool for all sequences; the shared prefix is stored once and
-    /// referenced by every sequence, but each token's attention runs (masked) over every used cell. Per sequence: one
-    /// stream per sequence; the prefix is copied into each stream once (a whole-stream copy, all llama.cpp allows across
-    /// streams) and attention only reads the sequence's own cells. Null (default) picks per workload: unified for
-    /// scoring, where rows only read their prompt and leave at once so the pool holds little beyond the prefix;
-    /// per sequence for generation, where long-lived rows would otherwise attend over each other's cells.</summary>
+    /// <summary>KV cache layout. Per sequence (default): one stream per sequence; the shared prefix is copied into each
+    /// stream once (a whole-stream copy, all llama.cpp allows across streams) and a token's attention reads its own
+    /// sequence's cells only. Unified (true, or implied by <see cref="KvCells"/>): one cell pool; the prefix is stored
+    /// once and referenced by every sequence, but each token's attention runs (masked) over every used cell of the pool,
+    /// i.e. over the other rows in flight too. Measured on the profile model: per-sequence streams score 10–20% and
+    /// generate about 2× faster at 16–32 sequences; unified saves the prefix copies' memory.</summary>
     public bool? KvUnified { get; init; }
 
     /// <summary>ggml threads. On 2 shared cores 2 threads can stall on spin barriers, so 1 is the default there.</summary>
@@ -46,8 +46,8 @@ public sealed record EngineOptions
 
     public int TotalKvCells => KvCells ?? checked(ParallelSequences * SequenceContext);
 
-    /// <summary>The layout used for a workload (see <see cref="KvUnified"/>).</summary>
-    public bool UnifiedFor(bool scoring) => KvUnified ?? (KvCells != null || scoring);
+    /// <summary>The layout used (see <see cref="KvUnified"/>).</summary>
+    public bool Unified => KvUnified ?? KvCells != null;
 
     public void Validate()
     {

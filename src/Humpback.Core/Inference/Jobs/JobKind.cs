@@ -128,8 +128,9 @@ internal sealed partial class CurateGenerateKind(CurateJobOptions o) : JobKind
 
     public override IReadOnlyList<OutputColumn> ResultColumns { get; } =
     [
+        // "score_text", not "generation": curating a generate output keeps its "generation" column as the instruction.
         new("prompt_tokens", ColumnKind.Int), new("generated_tokens", ColumnKind.Int), new("finish_reason", ColumnKind.String),
-        new("generation", ColumnKind.String), new("score", ColumnKind.Int), new("error", ColumnKind.String),
+        new("score_text", ColumnKind.String), new("score", ColumnKind.Int), new("error", ColumnKind.String),
     ];
 
     public override string Settings =>

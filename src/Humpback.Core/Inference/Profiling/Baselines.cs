@@ -100,7 +100,7 @@ public static class Baselines
 
     public static Measurement HandTunedScore(LlamaModel m, EngineOptions o, int parallel, int[] prefix, int[][] rows, int[] candidates, float[] scratch)
     {
-        bool unified = o.UnifiedFor(scoring: true);
+        bool unified = o.Unified;
         using LLamaContext context = CreateContext(m, o, parallel, unified);
         SafeLLamaContextHandle ctx = context.NativeHandle;
         var batch = new LLamaBatch();
@@ -176,7 +176,7 @@ public static class Baselines
     /// the whole group is done; only then does the next group start (the engine refills a slot at once instead).</summary>
     public static Measurement HandTunedGenerate(LlamaModel m, EngineOptions o, int parallel, int[] prefix, int[][] rows, GenerationSettings gen)
     {
-        bool unified = o.UnifiedFor(scoring: false);
+        bool unified = o.Unified;
         using LLamaContext context = CreateContext(m, o, parallel, unified);
         SafeLLamaContextHandle ctx = context.NativeHandle;
         var batch = new LLamaBatch();
