@@ -11,7 +11,7 @@ public sealed class ConsoleProgress : IProgress<ProgressInfo>
     private readonly bool _interactive;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly TimeSpan _plainInterval;
-    private TimeSpan _lastPrint = TimeSpan.MinValue;
+    private TimeSpan _lastPrint = TimeSpan.FromDays(-1) /* not MinValue: now − MinValue overflows */;
     private string? _lastTask;
     private readonly object _gate = new();
 
@@ -31,7 +31,7 @@ public sealed class ConsoleProgress : IProgress<ProgressInfo>
                 if (_interactive && _lastTask != null) _out.WriteLine();
                 _lastTask = value.Task;
                 _clock.Restart();
-                _lastPrint = TimeSpan.MinValue;
+                _lastPrint = TimeSpan.FromDays(-1) /* not MinValue: now − MinValue overflows */;
             }
             TimeSpan now = _clock.Elapsed;
             bool finished = value.Total is long t && value.Done >= t;

@@ -1,36 +1,25 @@
 using CommandLine;
-using Humpback.Formats;
-using Humpback.Model;
+using Humpback.Inference;
 
 namespace Humpback.Cli.Verbs;
 
-[Verb("merge", HelpText = "Fold a PEFT LoRA adapter into its base model (W += alpha/r · B·A) and write an HF folder.")]
+[Verb("merge", HelpText = "Join shard outputs of one generate/curate run into one file ordered by row index (checks duplicates and, for a full set of shards, gaps).")]
 public sealed class MergeVerb : ICommand
 {
-    [Option("model", Required = true, HelpText = "Base HF model folder.")]
-    public string Model { get; set; } = "";
+    [Option("inputs", Required = true, Min = 1, HelpText = "Shard output files.")]
+    public IEnumerable<string> Inputs { get; set; } = [];
 
-    [Option("adapter", Required = true, HelpText = "PEFT LoRA adapter folder.")]
-    public string Adapter { get; set; } = "";
-
-    [Option("out", Required = true, HelpText = "Output HF folder (written atomically).")]
+    [Option("out", Required = true, HelpText = "Merged Parquet file (statistics beside it).")]
     public string Out { get; set; } = "";
 
-    [Option("dtype", HelpText = "Stored dtype: f32, bf16 or f16 (default: the base model's).")]
-    public string? DType { get; set; }
+    [Option("overwrite", HelpText = "Replace an existing output.")]
+    public bool Overwrite { get; set; }
 
-    [Option("force", HelpText = "Replace --out even if it holds something other than a model.")]
-    public bool Force { get; set; }
-
-    public Task<int> RunAsync(CancellationToken cancellationToken)
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        VerbArgs.CheckReplaceable(Out, Force, HfFolder.ConfigFile);
-        HfCheckpoint ck = HfFolder.Load(Model);
-        LoraAdapter adapter = PeftFolder.Load(Adapter, ck.Config);
-        var merged = adapter.MergeInto(ck.Tensors);
-        StorageDType dtype = DType == null ? ck.TorchDtype : VerbArgs.ParseDType(DType);
-        HfFolder.Save(Out, ck.Config, merged, ck.Tokenizer, new HfSaveOptions { DType = dtype });
-        Console.WriteLine($"{Out}: {Model} + LoRA r={adapter.Config.Rank}, alpha={adapter.Config.Alpha} on {adapter.Weights.Count} modules, stored as {FloatCodec.TorchName(dtype)}");
-        return Task.FromResult(CliHost.ExitOk);
+        MergeReport report = await OutputMerger.MergeAsync(Inputs.ToArray(), Out, Overwrite, cancellationToken);
+        Console.WriteLine($"merged {report.Files} files, {report.Rows} rows: {report.Coverage}");
+        Console.WriteLine(report.Statistics.ToText());
+        return CliHost.ExitOk;
     }
 }

@@ -1,152 +1,112 @@
-using System.Globalization;
-using System.Text.Json;
 using CommandLine;
-using Humpback.Engine;
-using Humpback.Engine.Profiling;
+using Humpback.Inference;
+using Humpback.Inference.Profiling;
 using Humpback.IO;
-using Humpback.Model;
 
 namespace Humpback.Cli.Verbs;
 
-[Verb("profile", HelpText = "Throughput profiles against the machine's own limits: profile train | kernels | compare a.json b.json.")]
-public sealed class ProfileVerb : ICommand
+/// <summary>`humpback profile &lt;mode&gt;`: one verb, one entry per benchmark in <see cref="Modes"/> (add a mode there).</summary>
+[Verb("profile", HelpText = "Throughput benchmarks against the machine's own limits. Modes: train (a training step by phase and op), kernels (every kernel at model shapes), score, generate (batched LLamaSharp inference vs a naive and a hand-tuned loop), compare a.json b.json.")]
+public sealed partial class ProfileVerb : ICommand
 {
-    [Value(0, MetaName = "what", Required = true, HelpText = "train | kernels | compare")]
-    public string What { get; set; } = "";
+    private static readonly Dictionary<string, Func<ProfileVerb, CancellationToken, Task<int>>> Modes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["score"] = (v, ct) => v.RunInferenceAsync(InferenceProfile.Score, ct),
+        ["generate"] = (v, ct) => v.RunInferenceAsync(InferenceProfile.Generate, ct),
+        ["train"] = (v, _) => Task.FromResult(v.RunTrain()),
+        ["kernels"] = (v, _) => Task.FromResult(v.RunKernels()),
+        ["compare"] = (v, _) => Task.FromResult(TrainProfileReport.Compare(v.Files.ToList(), Console.Out)),
+    };
 
-    [Value(1, MetaName = "files", HelpText = "compare: two JSON profiles (baseline, candidate).")]
-    public IEnumerable<string> Files { get; set; } = [];
+    [Value(0, MetaName = "mode", Required = true, HelpText = "What to measure: train | kernels | score | generate | compare.")]
+    public string Mode { get; set; } = "";
 
-    [Option("device", Default = "cpu", HelpText = "cpu, cuda or cuda:N.")]
-    public string Device { get; set; } = "cpu";
-
-    [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")]
-    public int Threads { get; set; }
-
-    [Option("mode", Default = "both", HelpText = "train: full | lora | both.")]
-    public string Mode { get; set; } = "both";
-
-    [Option("dim", Default = 512)] public int Dim { get; set; } = 512;
-    [Option("layers", Default = 8)] public int Layers { get; set; } = 8;
-    [Option("heads", Default = 8)] public int Heads { get; set; } = 8;
-    [Option("kv-heads", Default = 4)] public int KvHeads { get; set; } = 4;
-    [Option("ffn", Default = 1408)] public int Ffn { get; set; } = 1408;
-    [Option("vocab", Default = 4096)] public int Vocab { get; set; } = 4096;
-    [Option("seq", Default = 256, HelpText = "Sequence length T.")] public int Seq { get; set; } = 256;
-    [Option("batch", Default = 8, HelpText = "Sequences per step B.")] public int Batch { get; set; } = 8;
-    [Option("steps", Default = 3, HelpText = "Timed steps (best is reported).")] public int Steps { get; set; } = 3;
-    [Option("recompute", HelpText = "Recompute activations in the backward.")] public bool Recompute { get; set; }
-
-    [Option("json", HelpText = "Write the profile as JSON to this file.")]
+    [Option("json", HelpText = "Also write the results as JSON to this file.")]
     public string? Json { get; set; }
+
+    [Option("threads", HelpText = "ggml threads (default: 1 on ≤ 2 cores, else all cores).")]
+    public int? Threads { get; set; }
+
+    [Option("model", HelpText = "score/generate: GGUF to measure (default: a cached random ~27M-parameter Q8_0 Llama).")]
+    public string? Model { get; set; }
+
+    [Option("parallel", Separator = ',', HelpText = "score/generate: parallel-sequence counts to measure (default 1,4,16,32,64).")]
+    public IEnumerable<int>? Parallel { get; set; }
+
+    [Option("rows", Default = 64, HelpText = "score/generate: rows per measurement.")]
+    public int Rows { get; set; }
+
+    [Option("naive-rows", Default = 16, HelpText = "score/generate: rows for the (slow) naive loop.")]
+    public int NaiveRows { get; set; }
+
+    [Option("batch-size", Default = 512, HelpText = "score/generate: tokens per llama_decode.")]
+    public int BatchSize { get; set; }
+
+    [Option("ctx", Default = 1024, HelpText = "score/generate: tokens per sequence.")]
+    public int Ctx { get; set; }
+
+    [Option("max-new-tokens", Default = 64, HelpText = "generate: tokens generated per row.")]
+    public int MaxNewTokens { get; set; }
+
+    [Option("chat-format", Default = ChatFormat.Llama3, HelpText = "score/generate: prompt format (llama3, plain, none).")]
+    public ChatFormat ChatFormat { get; set; }
+
+    [Option("llama-backend", HelpText = "score/generate: cpu, cuda or a path to libllama.so (default $HUMPBACK_LLAMA_LIB, else cpu).")]
+    public string? LlamaBackend { get; set; }
+
+    [Option("gpu-layers", Default = 0, HelpText = "score/generate: layers offloaded to the GPU (-1: all).")]
+    public int GpuLayers { get; set; }
+
+    [Option("random-f32", HelpText = "score/generate: without --model, use the random model in f32 instead of Q8_0.")]
+    public bool RandomF32 { get; set; }
+
+    [Option("kv-unified", HelpText = "score/generate: true = one unified KV cache, false = per-sequence streams (default: the engine's choice per workload).")]
+    public bool? KvUnified { get; set; }
 
     public Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        switch (What.ToLowerInvariant())
-        {
-            case "train": return Task.FromResult(RunTrain());
-            case "compare": return Task.FromResult(ProfileReport.Compare(Files.ToList(), Console.Out));
-            default: throw new UsageException($"profile: unknown target '{What}' (expected train, kernels or compare)");
-        }
+        if (!Modes.TryGetValue(Mode, out var run))
+            throw new UsageException($"unknown profile mode '{Mode}'; modes: {string.Join(", ", Modes.Keys)}");
+        return run(this, cancellationToken);
     }
 
-    private int RunTrain()
+    private async Task<int> RunInferenceAsync(Func<ProfileOptions, IProgress<Pipeline.ProgressInfo>?, ProfileReport> profile, CancellationToken ct)
     {
-        var config = TrainProfiler.DefaultConfig with
+        ProfileOptions options;
+        try
         {
-            HiddenSize = Dim, NumLayers = Layers, NumHeads = Heads, NumKvHeads = KvHeads, IntermediateSize = Ffn, VocabSize = Vocab,
-            MaxPositionEmbeddings = Math.Max(2048, Seq),
-        };
-        try { config.Validate("profile"); } catch (InvalidDataException e) { throw new UsageException(e.Message); }
-        TrainMode[] modes = Mode.ToLowerInvariant() switch
-        {
-            "full" => [TrainMode.Full],
-            "lora" => [TrainMode.Lora],
-            "both" => [TrainMode.Full, TrainMode.Lora],
-            _ => throw new UsageException($"--mode must be full, lora or both (got '{Mode}')"),
-        };
-        using var device = Engine.Device.Parse(Device, Threads);
-        Console.Error.WriteLine("measuring the machine's ceilings (SGEMM, memory bandwidth)...");
-        MachineCeilings ceilings = MachineCeilings.Measure(device);
-        Console.WriteLine($"ceilings: SGEMM {ceilings.GemmGflops:F1} GFLOP/s (n={ceilings.GemmSize}), memory {ceilings.BandwidthGBs:F1} GB/s ({ceilings.Device})");
-        var profiles = new List<TrainProfile>();
-        foreach (TrainMode m in modes)
-        {
-            Console.Error.WriteLine($"profiling a {m.ToString().ToLowerInvariant()} training step ({config.ParameterCount / 1e6:F1}M params, B={Batch}, T={Seq})...");
-            TrainProfile p = TrainProfiler.Run(device, config, m, Batch, Seq, ceilings, Steps, recompute: Recompute);
-            profiles.Add(p);
-            Console.WriteLine(ProfileReport.TrainText(p));
+            int[] parallel = Parallel?.Any() == true ? Parallel.ToArray() : [1, 4, 16, 32, 64];
+            foreach (int p in parallel)
+                if (p is < 1 or > EngineOptions.MaxSequences) throw new ArgumentException($"--parallel values must be in 1..{EngineOptions.MaxSequences}, got {p}");
+            if (Rows < 1 || NaiveRows < 1 || BatchSize < 1 || MaxNewTokens < 1) throw new ArgumentException("--rows, --naive-rows, --batch-size and --max-new-tokens must be ≥ 1");
+            options = new ProfileOptions
+            {
+                ModelPath = Model,
+                Parallel = parallel,
+                Rows = Rows,
+                NaiveRows = NaiveRows,
+                BatchSize = BatchSize,
+                SequenceContext = Ctx,
+                Threads = Threads ?? EngineOptions.DefaultThreads,
+                MaxNewTokens = MaxNewTokens,
+                ChatFormat = ChatFormat,
+                Backend = LlamaBackend is string b ? Inference.LlamaBackend.Parse(b) : null,
+                GpuLayers = GpuLayers,
+                KvUnified = KvUnified,
+                RandomF32 = RandomF32,
+            };
         }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        var progress = new ConsoleProgress();
+        ProfileReport report = await Task.Run(() => profile(options, progress), ct);
+        Console.WriteLine(report.ToTable());
         if (Json != null)
         {
-            AtomicFile.WriteAllText(Json, ProfileReport.TrainJson(ceilings, profiles));
-            Console.WriteLine($"wrote {Json}");
-        }
-        return CliHost.ExitOk;
-    }
-}
-
-/// <summary>Text and JSON renderings of profiles, and `profile compare`.</summary>
-public static class ProfileReport
-{
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
-    public static string TrainText(TrainProfile p)
-    {
-        var sb = new System.Text.StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"== train step, {p.Mode}: {p.Parameters / 1e6:F1}M params ({p.TrainableParameters / 1e6:F2}M trainable), B={p.Batch}, T={p.SeqLen}");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  step {p.StepSeconds * 1000:F0} ms   {p.TokensPerSecond:F0} tokens/s   {p.AchievedGflops:F1} GFLOP/s");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  SGEMM-bound limit {p.SgemmBoundSeconds * 1000:F0} ms -> {p.ShareOfSgemmBound * 100:F1}% of the limit (MFU vs measured SGEMM)");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  phases: forward {p.Phases.Forward * 1000:F0} ms, backward {p.Phases.Backward * 1000:F0} ms, optimizer {p.Phases.Optimizer * 1000:F0} ms");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"  memory: {p.DeviceBytes / 1048576.0:F0} MiB planned on the device, peak RSS {p.PeakRssBytes / 1048576.0:F0} MiB");
-        double total = p.Ops.Sum(o => o.Seconds);
-        sb.AppendLine("  op                      time ms   share  calls");
-        foreach (var (op, s, calls) in p.Ops)
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  {op,-22} {s * 1000,8:F1} {s / total * 100,6:F1}% {calls,6}");
-        return sb.ToString();
-    }
-
-    public static string TrainJson(MachineCeilings c, IReadOnlyList<TrainProfile> profiles) => JsonSerializer.Serialize(new
-    {
-        kind = "train",
-        date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        machine = new { cores = Environment.ProcessorCount, device = c.Device, sgemm_gflops = c.GemmGflops, bandwidth_gbs = c.BandwidthGBs },
-        profiles = profiles.Select(p => new
-        {
-            name = $"train-{p.Mode}",
-            mode = p.Mode, parameters = p.Parameters, trainable = p.TrainableParameters, batch = p.Batch, seq = p.SeqLen,
-            step_s = p.StepSeconds, tokens_per_s = p.TokensPerSecond, gflops = p.AchievedGflops,
-            sgemm_bound_s = p.SgemmBoundSeconds, share_of_sgemm_bound = p.ShareOfSgemmBound,
-            forward_s = p.Phases.Forward, backward_s = p.Phases.Backward, optimizer_s = p.Phases.Optimizer,
-            peak_rss_bytes = p.PeakRssBytes, device_bytes = p.DeviceBytes,
-            ops = p.Ops.Select(o => new { op = o.Op, seconds = o.Seconds, calls = o.Calls }),
-        }),
-    }, Indented);
-
-    /// <summary>Ratios candidate/baseline of every numeric figure of profiles with the same name.</summary>
-    public static int Compare(IReadOnlyList<string> files, TextWriter o)
-    {
-        if (files.Count != 2) throw new UsageException("profile compare takes two JSON files: baseline candidate");
-        foreach (string f in files) if (!File.Exists(f)) throw new UsageException($"profile compare: {f} not found");
-        using var a = JsonDocument.Parse(File.ReadAllText(files[0]));
-        using var b = JsonDocument.Parse(File.ReadAllText(files[1]));
-        Dictionary<string, JsonElement> Index(JsonDocument d) =>
-            d.RootElement.TryGetProperty("profiles", out var ps)
-                ? ps.EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString() ?? "?", p => p)
-                : throw new InvalidDataException("profile JSON has no 'profiles' array");
-        var ia = Index(a);
-        var ib = Index(b);
-        o.WriteLine($"{"profile",-24} {"figure",-24} {"baseline",14} {"candidate",14} {"ratio",8}");
-        foreach (var (name, pa) in ia)
-        {
-            if (!ib.TryGetValue(name, out var pb)) continue;
-            foreach (JsonProperty prop in pa.EnumerateObject())
-            {
-                if (prop.Value.ValueKind != JsonValueKind.Number || !pb.TryGetProperty(prop.Name, out var vb) || vb.ValueKind != JsonValueKind.Number) continue;
-                double x = prop.Value.GetDouble(), y = vb.GetDouble();
-                string ratio = x != 0 ? (y / x).ToString("F3", CultureInfo.InvariantCulture) : "-";
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-24} {prop.Name,-24} {x,14:G6} {y,14:G6} {ratio,8}"));
-            }
+            AtomicFile.WriteAllText(Json, report.ToJson());
+            Console.WriteLine($"json: {Path.GetFullPath(Json)}");
         }
         return CliHost.ExitOk;
     }

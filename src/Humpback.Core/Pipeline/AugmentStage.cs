@@ -2,6 +2,10 @@ using System.Text.Json.Nodes;
 using Humpback.Data;
 using Humpback.Inference;
 
+using ColumnKind = Humpback.Data.ColumnKind;
+using InferenceChat = Humpback.Inference.ChatFormat;
+using PromptFormat = Humpback.Prompts.ChatFormat;
+
 namespace Humpback.Pipeline;
 
 /// <summary>Self-augmentation: Myx writes one instruction per web segment (the backward prompt), then the
@@ -19,7 +23,7 @@ internal static class AugmentStage
             ModelPath = r.PathOf(Reproduce.Gguf("myx")), InputPath = r.PathOf(Reproduce.Candidates), OutputPath = r.PathOf(RawGenerations),
             Template = "backward", Columns = new Dictionary<string, string> { ["output"] = "text" },
             IdColumn = "segment_id", IdColumnRequired = true, KeepColumns = ["text", "url"],
-            ChatFormat = c.ChatFormat == "plain" ? ChatFormat.Plain : ChatFormat.Llama3,
+            ChatFormat = c.ChatFormat == "plain" ? InferenceChat.Plain : InferenceChat.Llama3,
             Generation = new GenerationSettings(Temperature: a.Temperature, TopP: a.TopP, MaxNewTokens: a.MaxNewTokens, Seed: a.Seed),
             EndTokens = c.ChatFormat == "plain" ? [] : ["<|eot_id|>"],
             Engine = new EngineOptions { ParallelSequences = a.Parallel, SequenceContext = a.ContextPerSequence },

@@ -9,6 +9,10 @@ using Humpback.IO;
 using Humpback.Prompts;
 using Humpback.Training;
 
+using ColumnKind = Humpback.Data.ColumnKind;
+using InferenceChat = Humpback.Inference.ChatFormat;
+using PromptFormat = Humpback.Prompts.ChatFormat;
+
 namespace Humpback.Pipeline;
 
 /// <summary>
@@ -53,7 +57,7 @@ public static class Evaluation
                 {
                     ModelPath = r.PathOf(Reproduce.Gguf(m)), InputPath = r.PathOf(EvalPrompts), OutputPath = r.PathOf(Answers(m)),
                     Template = "forward", System = HumpbackPrompts.InferenceSystem, KeepColumns = ["instruction"],
-                    ChatFormat = c.ChatFormat == "plain" ? ChatFormat.Plain : ChatFormat.Llama3,
+                    ChatFormat = c.ChatFormat == "plain" ? InferenceChat.Plain : InferenceChat.Llama3,
                     Generation = new GenerationSettings(Temperature: 0f, TopP: 1f, MaxNewTokens: c.EvalMaxNewTokens),
                     EndTokens = c.ChatFormat == "plain" ? [] : ["<|eot_id|>"],
                     Engine = new EngineOptions { ParallelSequences = 32, SequenceContext = 512 },
@@ -66,7 +70,7 @@ public static class Evaluation
                 var (_, mean) = PerplexityEvaluator.Run(HfModelStore.Instance, new PerplexityOptions
                 {
                     ModelDir = r.PathOf(Reproduce.ModelDir(m)), DataPath = r.PathOf(EvalGold), OutPath = r.PathOf(PerplexityOut(m)),
-                    Format = ChatFormat.Parse(c.ChatFormat), MaxSeqLen = 1024, Device = c.Device, Threads = c.Threads,
+                    Format = PromptFormat.Parse(c.ChatFormat), MaxSeqLen = 1024, Device = c.Device, Threads = c.Threads,
                 }, ct);
                 return new() { ["mean_nll"] = mean, ["perplexity"] = Math.Exp(mean) };
             });

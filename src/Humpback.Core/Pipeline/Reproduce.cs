@@ -7,6 +7,10 @@ using Humpback.Model;
 using Humpback.Prompts;
 using Humpback.Training;
 
+using ColumnKind = Humpback.Data.ColumnKind;
+using InferenceChat = Humpback.Inference.ChatFormat;
+using PromptFormat = Humpback.Prompts.ChatFormat;
+
 namespace Humpback.Pipeline;
 
 /// <summary>A stage given as a function (most stages are a call into one layer of the library).</summary>
@@ -60,7 +64,7 @@ public sealed class Reproduce
 
     private string BasePath => _c.UsesWorld ? BaseDir : _c.BaseModel!;
     private WorldFiles World(RunFolder run) => new(run.PathOf(WorldDir));
-    private ChatFormatKind Format => ChatFormat.Parse(_c.ChatFormat);
+    private ChatFormatKind Format => PromptFormat.Parse(_c.ChatFormat);
 
     /// <summary>The stages in order; each one's inputs are earlier stages' outputs or external files.</summary>
     public IReadOnlyList<IStage> Plan(RunFolder run)
@@ -228,7 +232,7 @@ public sealed class Reproduce
                 ModelPath = r.PathOf(Gguf(model)), InputPath = r.PathOf(input), OutputPath = r.PathOf(output),
                 Mode = _c.Curate.Mode == "generate" ? CurateMode.Generate : CurateMode.Logits,
                 IdColumn = "id", KeepColumns = ["instruction", "output"],
-                System = HumpbackPrompts.SeedSystem, ChatFormat = InferenceChat,
+                System = HumpbackPrompts.SeedSystem, ChatFormat = InferenceChatFormat,
                 Engine = new EngineOptions { ParallelSequences = _c.Curate.Parallel, SequenceContext = _c.Curate.ContextPerSequence },
                 Overwrite = !resume,
             };
@@ -236,7 +240,7 @@ public sealed class Reproduce
             return JobMetrics(st);
         });
 
-    private Inference.ChatFormat InferenceChat => Format == ChatFormatKind.Llama3 ? Inference.ChatFormat.Llama3 : Inference.ChatFormat.Plain;
+    private InferenceChat InferenceChatFormat => Format == ChatFormatKind.Llama3 ? InferenceChat.Llama3 : InferenceChat.Plain;
 
     internal static Dictionary<string, JsonNode?> JobMetrics(JobStatistics st) =>
         JsonNode.Parse(st.ToJson())?.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value?.DeepClone()) ?? [];

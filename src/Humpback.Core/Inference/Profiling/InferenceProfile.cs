@@ -1,0 +1,318 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Humpback.Pipeline;
+using LLama;
+using LLama.Native;
+
+namespace Humpback.Inference.Profiling;
+
+/// <summary>Settings of `humpback profile score|generate`.</summary>
+public sealed record ProfileOptions
+{
+    /// <summary>GGUF to measure; null: a random Llama of about 27M parameters (dim 512, 8 layers, vocab 4096), Q8_0,
+    /// built once and cached in <see cref="CacheDirectory"/>.</summary>
+    public string? ModelPath { get; init; }
+    public IReadOnlyList<int> Parallel { get; init; } = [1, 4, 16, 32, 64];
+    /// <summary>Rows per measurement (the naive loop uses fewer when it would take long: its rate does not depend on it).</summary>
+    public int Rows { get; init; } = 64;
+    public int NaiveRows { get; init; } = 16;
+    public int BatchSize { get; init; } = 512;
+    public int SequenceContext { get; init; } = 1024;
+    public int Threads { get; init; } = EngineOptions.DefaultThreads;
+    public int MaxNewTokens { get; init; } = 64;
+    public ChatFormat ChatFormat { get; init; } = ChatFormat.Llama3;
+    public string CacheDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "humpback-profile");
+    public LlamaBackend? Backend { get; init; }
+    public int GpuLayers { get; init; }
+    public int Seed { get; init; } = 1;
+    /// <summary>The random model in f32 rather than Q8_0 (4× the bytes per weight: one-token decoding is then
+    /// memory-bound, as it is for a 3B model, instead of fitting in the CPU's caches).</summary>
+    public bool RandomF32 { get; init; }
+    /// <summary>KV layout for the engine and the hand-tuned loop (null: the engine's choice per workload).</summary>
+    public bool? KvUnified { get; init; }
+}
+
+/// <summary>Measurements of one profile run, with the figures the targets are stated in.</summary>
+public sealed class ProfileReport
+{
+    public string Mode { get; init; } = "";
+    public string Model { get; init; } = "";
+    public string Machine { get; init; } = "";
+    public string Date { get; init; } = "";
+    public int Threads { get; init; }
+    public int BatchSize { get; init; }
+    public int PrefixTokens { get; init; }
+    public double MeanRowTokens { get; init; }
+    public List<Measurement> Measurements { get; } = [];
+    public SortedDictionary<string, double> Summary { get; } = new(StringComparer.Ordinal);
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(new
+    {
+        mode = Mode, model = Model, machine = Machine, date = Date, threads = Threads, batch_size = BatchSize,
+        prefix_tokens = PrefixTokens, mean_row_tokens = MeanRowTokens,
+        measurements = Measurements.Select(m => new
+        {
+            method = m.Method, parallel = m.Parallel, rows = m.Rows, seconds = m.Seconds, tokens_decoded = m.TokensDecoded,
+            generated_tokens = m.GeneratedTokens, rows_per_second = m.RowsPerSecond, tokens_per_second = m.TokensPerSecond,
+            generated_tokens_per_second = m.GeneratedTokensPerSecond,
+        }),
+        summary = Summary,
+    }, Json);
+
+    public string ToTable()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"profile {Mode}: {Model}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{Machine}; {Threads} ggml thread(s), batch {BatchSize}; shared prefix {PrefixTokens} tokens, rows {MeanRowTokens:0} tokens on average");
+        bool gen = Mode == "generate";
+        sb.AppendLine(gen
+            ? "method        P   rows       s    rows/s     tok/s   gen tok/s"
+            : "method        P   rows       s    rows/s     tok/s");
+        foreach (Measurement m in Measurements)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{m.Method,-11} {m.Parallel,3} {m.Rows,6} {m.Seconds,7:0.00} {m.RowsPerSecond,9:0.00} {m.TokensPerSecond,9:0}");
+            if (gen) sb.Append(CultureInfo.InvariantCulture, $" {m.GeneratedTokensPerSecond,11:0}");
+            sb.AppendLine();
+        }
+        foreach (var (k, v) in Summary) sb.AppendLine(CultureInfo.InvariantCulture, $"{k}: {v:0.###}");
+        return sb.ToString().TrimEnd();
+    }
+}
+
+/// <summary>Throughput of the engine against a naive one-row-at-a-time loop and a hand-tuned batched loop
+/// (<see cref="Baselines"/>) across parallel-sequence counts, on synthetic rows in the shape of the real workloads:
+/// score = the curation prompt with an instruction and an answer (logits mode); generate = the backward prompt with a
+/// short text, a fixed number of new tokens.</summary>
+public static class InferenceProfile
+{
+    public static readonly RandomLlamaSpec DefaultRandomModel = new(
+        Dim: 512, Layers: 8, Heads: 8, KvHeads: 4, FeedForward: 1536, ContextLength: 4096, VocabSize: 4096,
+        MergeCorpus: SyntheticText.Corpus, Seed: 1, WeightStd: 0.05f, EmbeddingStd: 1f);
+
+    public static ProfileReport Score(ProfileOptions o, IProgress<ProgressInfo>? progress = null)
+    {
+        using LlamaModel m = Load(o, out string description);
+        var renderer = new PromptRenderer(m, PromptTemplates.Curation(logits: true), o.ChatFormat);
+        int[] digits = Enumerable.Range(1, 5).Select(d => m.SingleToken(d.ToString(CultureInfo.InvariantCulture), false)
+            ?? throw new InvalidDataException($"{m.Path}: digit {d} is not one token")).ToArray();
+        var rng = new Random(o.Seed);
+        int[][] rows = Enumerable.Range(0, o.Rows).Select(_ => renderer.RowTokens(new Dictionary<string, string>
+        {
+            ["instruction"] = SyntheticText.Sentence(rng, 8, 16) + "?",
+            ["output"] = SyntheticText.Paragraph(rng, 60, 100),
+        })).ToArray();
+        int[] prefix = renderer.PrefixTokens;
+        var report = NewReport("score", o, description, prefix.Length, rows.Average(r => r.Length));
+        var scratch = new float[m.VocabSize];
+        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified };
+
+        // Warm-up (first-touch of weights and buffers), not measured.
+        using (var warm = new BatchEngine(m, Engine(1))) warm.Score(prefix, Requests(rows.Take(2)), digits, _ => { });
+
+        int steps = 1 + 2 * o.Parallel.Count, step = 0;
+        void Report(string what) => progress?.Report(new ProgressInfo("profile score", ++step, steps, "runs", new Dictionary<string, string> { ["done"] = what }));
+        int[][] naiveRows = rows.Take(Math.Min(o.NaiveRows, rows.Length)).ToArray();
+        Measurement naive = Baselines.NaiveScore(m, Engine(1), prefix, naiveRows, digits, scratch);
+        report.Measurements.Add(naive);
+        Report("naive");
+        foreach (int p in o.Parallel)
+        {
+            report.Measurements.Add(Baselines.HandTunedScore(m, Engine(p), p, prefix, rows, digits, scratch));
+            Report($"hand-tuned P={p}");
+            using var engine = new BatchEngine(m, Engine(p));
+            EngineRunStats s = engine.Score(prefix, Requests(rows), digits, _ => { });
+            report.Measurements.Add(new Measurement("engine", p, rows.Length, s.Elapsed.TotalSeconds, s.TokensDecoded, 0));
+            Report($"engine P={p}");
+        }
+
+        // Ideal prefix-sharing gain: tokens the naive loop decodes per row over tokens the shared run decodes per row.
+        double naiveTokensPerRow = prefix.Length + rows.Average(r => r.Length);
+        double sharedTokensPerRow = (prefix.Length + rows.Sum(r => (double)r.Length)) / rows.Length;
+        double ideal = naiveTokensPerRow / sharedTokensPerRow;
+        Measurement best = report.Measurements.Where(x => x.Method == "engine").MaxBy(x => x.RowsPerSecond)!;
+        double speedup = best.RowsPerSecond / naive.RowsPerSecond;
+        report.Summary["ideal_prefix_gain"] = ideal;
+        report.Summary["engine_best_speedup_over_naive"] = speedup;
+        report.Summary["engine_best_parallel"] = best.Parallel;
+        report.Summary["fraction_of_ideal_gain (target >= 0.85)"] = speedup / ideal;
+        foreach (int p in o.Parallel)
+        {
+            double hand = report.Measurements.First(x => x.Method == "hand-tuned" && x.Parallel == p).RowsPerSecond;
+            double eng = report.Measurements.First(x => x.Method == "engine" && x.Parallel == p).RowsPerSecond;
+            report.Summary[$"engine_over_hand_tuned_P{p:D2} (target >= 0.9)"] = eng / hand;
+        }
+        return report;
+    }
+
+    public static ProfileReport Generate(ProfileOptions o, IProgress<ProgressInfo>? progress = null)
+    {
+        using LlamaModel m = Load(o, out string description);
+        var renderer = new PromptRenderer(m, new PromptTemplate("backward", PromptTemplates.BackwardUser), o.ChatFormat);
+        var rng = new Random(o.Seed);
+        int[][] rows = Enumerable.Range(0, o.Rows).Select(_ => renderer.RowTokens(new Dictionary<string, string>
+        {
+            // Short texts: the point is decoding many sequences at once, so generation should dominate the prompt.
+            ["output"] = SyntheticText.Paragraph(rng, 5, 15),
+        })).ToArray();
+        int[] prefix = renderer.PrefixTokens;
+        var report = NewReport("generate", o, description, prefix.Length, rows.Average(r => r.Length));
+        var gen = new GenerationSettings(Temperature: 1f, TopP: 0.9f, TopK: 0, MaxNewTokens: o.MaxNewTokens, Seed: (ulong)o.Seed);
+        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified };
+        IEnumerable<EngineRequest> Requests(IEnumerable<int[]> rs) => rs.Select((t, i) => new EngineRequest { Key = i, Tokens = t, RngKey = (ulong)i });
+
+        using (var warm = new BatchEngine(m, Engine(1))) warm.Generate(prefix, Requests(rows.Take(1)), gen with { MaxNewTokens = 4 }, _ => { });
+
+        int steps = 1 + 2 * o.Parallel.Count, step = 0;
+        void Report(string what) => progress?.Report(new ProgressInfo("profile generate", ++step, steps, "runs", new Dictionary<string, string> { ["done"] = what }));
+        Measurement naive = Baselines.NaiveGenerate(m, Engine(1), prefix, rows.Take(Math.Min(o.NaiveRows, rows.Length)).ToArray(), gen);
+        report.Measurements.Add(naive);
+        Report("naive");
+        foreach (int p in o.Parallel)
+        {
+            // At least two full waves of rows per measurement, so continuous batching has rows to refill with.
+            int[][] set = rows.Length >= 2 * p ? rows : Enumerable.Range(0, 2 * p).Select(i => rows[i % rows.Length]).ToArray();
+            report.Measurements.Add(Baselines.HandTunedGenerate(m, Engine(p), p, prefix, set, gen));
+            Report($"hand-tuned P={p}");
+            using var engine = new BatchEngine(m, Engine(p));
+            EngineRunStats s = engine.Generate(prefix, Requests(set), gen, _ => { });
+            report.Measurements.Add(new Measurement("engine", p, set.Length, s.Elapsed.TotalSeconds, s.TokensDecoded, s.GeneratedTokens));
+            Report($"engine P={p}");
+        }
+        foreach (Measurement e in report.Measurements.Where(x => x.Method == "engine"))
+            report.Summary[$"engine_P{e.Parallel:D2}_generated_tokens_per_s_over_naive"] = e.GeneratedTokensPerSecond / naive.GeneratedTokensPerSecond;
+        foreach (int p in o.Parallel)
+        {
+            double hand = report.Measurements.First(x => x.Method == "hand-tuned" && x.Parallel == p).GeneratedTokensPerSecond;
+            double eng = report.Measurements.First(x => x.Method == "engine" && x.Parallel == p).GeneratedTokensPerSecond;
+            report.Summary[$"engine_over_hand_tuned_P{p:D2}"] = eng / hand;
+        }
+        return report;
+    }
+
+    private static IEnumerable<EngineRequest> Requests(IEnumerable<int[]> rows) =>
+        rows.Select((t, i) => new EngineRequest { Key = i, Tokens = t });
+
+    private static ProfileReport NewReport(string mode, ProfileOptions o, string model, int prefix, double meanRow) => new()
+    {
+        Mode = mode,
+        Model = model,
+        Machine = Machine(),
+        Date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        Threads = o.Threads,
+        BatchSize = o.BatchSize,
+        PrefixTokens = prefix,
+        MeanRowTokens = meanRow,
+    };
+
+    private static LlamaModel Load(ProfileOptions o, out string description)
+    {
+        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend, o.RandomF32);
+        LlamaModel m = LlamaModel.Load(path, new ModelLoadOptions(GpuLayers: o.GpuLayers, Backend: o.Backend));
+        description = (o.ModelPath == null ? $"random Llama (dim 512, 8 layers, vocab 4096) {(o.RandomF32 ? "f32" : "Q8_0")} — " : "") + m.Describe();
+        return m;
+    }
+
+    /// <summary>The default profile model: written in f32, quantized to Q8_0 (unless <paramref name="f32"/>), cached by shape.</summary>
+    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null, bool f32 = false)
+    {
+        RandomLlamaSpec spec = DefaultRandomModel;
+        Directory.CreateDirectory(cacheDirectory);
+        string q8 = Path.Combine(cacheDirectory, $"random-d{spec.Dim}-l{spec.Layers}-v{spec.VocabSize}-s{spec.Seed}-q8_0.gguf");
+        string f32Path = q8.Replace("-q8_0.gguf", "-f32.gguf", StringComparison.Ordinal);
+        if (f32)
+        {
+            if (!File.Exists(f32Path))
+            {
+                RandomLlamaGguf.Write(f32Path + ".tmp", spec);
+                File.Move(f32Path + ".tmp", f32Path, overwrite: true);
+            }
+            return f32Path;
+        }
+        if (File.Exists(q8)) return q8;
+        string source = f32Path + $".tmp-{Environment.ProcessId}";
+        RandomLlamaGguf.Write(source, spec);
+        LlamaRuntime.Configure(backend);
+        NativeApi.llama_empty_call(); // the quantizer needs the native library resolved first
+        string tmp = q8 + $".tmp-{Environment.ProcessId}";
+        if (!LLamaQuantizer.Quantize(source, tmp, LLamaFtype.MOSTLY_Q8_0, Math.Max(1, Environment.ProcessorCount / 2), true, true))
+            throw new InvalidOperationException($"quantizing {source} to Q8_0 failed");
+        File.Move(tmp, q8, overwrite: true);
+        File.Delete(source);
+        return q8;
+    }
+
+    private static string Machine()
+    {
+        string cpu = "cpu unknown";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
+        }
+        catch (IOException) { }
+        string load = "";
+        try
+        {
+            if (File.Exists("/proc/loadavg")) load = $", load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at start";
+        }
+        catch (IOException) { }
+        return $"{cpu}, {Environment.ProcessorCount} logical cores{load}, {RuntimeInformation.OSDescription}";
+    }
+}
+
+/// <summary>Deterministic English-like text for benchmarks (no data sets are needed to measure throughput).</summary>
+public static class SyntheticText
+{
+    private static readonly string[] Words = string.Join(' ',
+        PromptTemplates.CurationPrompt, PromptTemplates.BackwardHeader,
+        "the a of to and in is it that for on with as was by this be are from at or an have not but they which one you were all",
+        "we her she there can their has more if will about up out into them so would what some when time two people years",
+        "water history music city river garden recipe engine market science school energy computer museum winter doctor",
+        "explain describe write list compare summarize translate calculate recommend design improve install choose")
+        .Split([' ', '\n', '.', ',', ':', '"', '(', ')'], StringSplitOptions.RemoveEmptyEntries)
+        .Where(w => w.All(char.IsLetter)).Select(w => w.ToLowerInvariant()).Distinct().ToArray();
+
+    /// <summary>Text the random model's BPE merges are learned from.</summary>
+    public static string Corpus
+    {
+        get
+        {
+            var rng = new Random(12345);
+            var sb = new StringBuilder(PromptTemplates.CurationPrompt).Append('\n').Append(PromptTemplates.BackwardHeader).Append('\n');
+            for (int i = 0; i < 200; i++) sb.Append(Paragraph(rng, 40, 80)).Append('\n');
+            return sb.ToString();
+        }
+    }
+
+    public static string Sentence(Random rng, int min, int max)
+    {
+        int n = rng.Next(min, max + 1);
+        var words = Enumerable.Range(0, n).Select(_ => Words[rng.Next(Words.Length)]).ToArray();
+        words[0] = char.ToUpperInvariant(words[0][0]) + words[0][1..];
+        return string.Join(' ', words);
+    }
+
+    public static string Paragraph(Random rng, int minWords, int maxWords)
+    {
+        int target = rng.Next(minWords, maxWords + 1);
+        var sb = new StringBuilder();
+        int words = 0;
+        while (words < target)
+        {
+            int n = Math.Min(target - words, rng.Next(6, 16));
+            sb.Append(Sentence(rng, n, n)).Append(rng.Next(8) == 0 ? ", " : ". ");
+            words += n;
+        }
+        return sb.ToString().TrimEnd();
+    }
+}
