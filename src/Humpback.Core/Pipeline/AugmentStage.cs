@@ -15,7 +15,7 @@ internal static class AugmentStage
 {
     public const string RawGenerations = "data/augment-generations.parquet";
 
-    public static Dictionary<string, JsonNode?> Run(RunFolder r, ReproduceConfig c, IProgress<ProgressInfo>? progress, CancellationToken ct)
+    public static Dictionary<string, JsonNode?> Run(RunFolder r, ReproduceConfig c, bool resume, IProgress<ProgressInfo>? progress, CancellationToken ct)
     {
         AugmentConfig a = c.Augment;
         var o = new GenerateJobOptions
@@ -27,6 +27,7 @@ internal static class AugmentStage
             Generation = new GenerationSettings(Temperature: a.Temperature, TopP: a.TopP, MaxNewTokens: a.MaxNewTokens, Seed: a.Seed),
             EndTokens = c.ChatFormat == "plain" ? [] : ["<|eot_id|>"],
             Engine = new EngineOptions { ParallelSequences = a.Parallel, SequenceContext = a.ContextPerSequence },
+            Overwrite = !resume,
         };
         JobStatistics st = GenerateJob.RunAsync(o, progress, ct).GetAwaiter().GetResult();
 

@@ -72,7 +72,7 @@ public sealed class Reproduce
         var s = new List<IStage>();
         if (_c.UsesWorld)
         {
-            s.Add(new Stage("world", new { seed = _c.WorldSeed, size = _c.WorldSize }, [], [WorldDir], (r, _, _) =>
+            s.Add(new Stage("world", new { seed = _c.WorldSeed, size = _c.WorldSize, version = WorldGenerator.Version }, [], [WorldDir], (r, _, _) =>
             {
                 WorldGenerator.Generate(r.PathOf(WorldDir), _c.WorldSeed!.Value, _c.WorldSize == "smoke" ? WorldSize.Smoke : WorldSize.Mini);
                 return [];
@@ -136,7 +136,7 @@ public sealed class Reproduce
 
         s.Add(TrainStage("train-myx", _c.Myx, BasePath, BackwardSet, ModelDir("myx"), Objective.Sft));
         s.Add(ExportStage("myx"));
-        s.Add(new Stage("augment", _c.Augment, [Gguf("myx"), Candidates], [Augmented], (r, resume, ct) => AugmentStage.Run(r, _c, _progress, ct)));
+        s.Add(new Stage("augment", _c.Augment, [Gguf("myx"), Candidates], [Augmented], (r, resume, ct) => AugmentStage.Run(r, _c, resume, _progress, ct)));
 
         s.Add(TrainStage("train-m0", _c.M0, BasePath, SeedSet, ModelDir("m0"), Objective.Sft));
         s.Add(ExportStage("m0"));
@@ -217,11 +217,11 @@ public sealed class Reproduce
     private IStage ExportStage(string model) =>
         new Stage($"export-{model}", new { type = _c.ExportType }, [ModelDir(model)], [Gguf(model)], (r, _, _) =>
         {
-            string path = GgufExport.Export(new GgufExportRequest
+            string summary = GgufExport.Export(new GgufExportRequest
             {
                 ModelDir = r.PathOf(ModelDir(model)), OutPath = r.PathOf(Gguf(model)), Type = Enum.Parse<GgufExportType>(_c.ExportType, ignoreCase: true),
             });
-            return new() { ["bytes"] = new FileInfo(path).Length };
+            return new() { ["bytes"] = new FileInfo(r.PathOf(Gguf(model))).Length, ["summary"] = summary };
         });
 
     private IStage CurateStage(string name, string model, string input, string output) =>

@@ -172,7 +172,7 @@ public sealed record ReproduceConfig
         Preset = "mini",
         WorldSeed = 1234,
         WorldSize = "mini",
-        TokenizerVocab = 1024,
+        TokenizerVocab = 2048,
         BaseShape = new ModelShape(),
         Pretrain = new TrainStageConfig { Lr = 3e-3f, FinalLr = 3e-4f, Schedule = "cosine", WarmupSteps = 20, WeightDecay = 0f, BatchSize = 32, MaxSeqLen = 256, Epochs = 8, CheckpointEvery = 0 },
         SeedCount = 3200,
@@ -193,7 +193,7 @@ public sealed record ReproduceConfig
     {
         Preset = "smoke",
         WorldSize = "smoke",
-        TokenizerVocab = 512,
+        TokenizerVocab = 1024,
         BaseShape = new ModelShape { HiddenSize = 64, IntermediateSize = 128, Layers = 2, Heads = 4, KvHeads = 2, MaxPosition = 1024 },
         Pretrain = Mini.Pretrain! with { Epochs = 1, WarmupSteps = 2 },
         Myx = Mini.Myx with { Epochs = 1 },

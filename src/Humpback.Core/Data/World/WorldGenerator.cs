@@ -43,6 +43,9 @@ public sealed record WorldFiles(string Dir)
 /// </summary>
 public static class WorldGenerator
 {
+    /// <summary>Bumped whenever the generated files change, so run folders regenerate their world.</summary>
+    public const int Version = 2;
+
     private static readonly string[] NavItems = ["Home", "About us", "Products", "Contact", "Login", "Sign up", "Privacy policy", "Terms of use", "Sitemap", "Careers", "Blog", "FAQ", "Cart", "Help"];
     private static readonly string[] Products = ["garden hoses", "running shoes", "coffee makers", "phone cases", "desk lamps", "winter coats", "board games", "yoga mats"];
     private static readonly string[] Cities = ["Marrow", "Silvane", "Dunmere", "Vantry", "Ashcombe", "Bellwyn", "Corvale", "Westreach"];
@@ -115,9 +118,10 @@ public static class WorldGenerator
             for (int i = 0; i < 30; i++) sb.Append(Noise(r, NoiseKinds[r.Next(3)])).Append("\n\n");
             // Words spelled out, so the tokenizer and the model see letters of every word.
             foreach (string w in Skills.Words) sb.Append($"The word {w} is spelled {string.Join(" ", w.ToCharArray())}.\n\n");
+            // The rating rubric is ordinary text a web crawl contains; seeing it often keeps the tokenizer's view of
+            // it compact, which makes the curation prompt short enough for a small model's context.
+            for (int i = 0; i < 4; i++) sb.Append(HumpbackPrompts.CurationPreamble).Append("\n\n");
         }
-        // The rating rubric is ordinary text a web crawl contains (it also keeps the tokenizer's view of it compact).
-        sb.Append(HumpbackPrompts.CurationPreamble).Append("\n\n");
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 
