@@ -279,7 +279,10 @@ public static class Evaluation
                 var chosen = scores.Where(sel).ToList();
                 return new CurationPoint(rule, chosen.Count, chosen.Count(IsGood), goodAll, scores.Count);
             }
-            rep.Curation.Add(Point($"E[score] ≥ {c.Select.MinScore.ToString(CultureInfo.InvariantCulture)} (selected)", s => s.Expected >= c.Select.MinScore));
+            rep.Curation.Add(c.Select.Field == "argmax"
+                ? Point($"argmax ≥ {c.Select.MinScore.ToString(CultureInfo.InvariantCulture)} (selected)", s => s.Argmax >= c.Select.MinScore)
+                : Point($"E[score] ≥ {c.Select.MinScore.ToString(CultureInfo.InvariantCulture)} (selected)", s => s.Expected >= c.Select.MinScore));
+            rep.Curation.Add(Point("E[score] ≥ 4.5", s => s.Expected >= 4.5));
             rep.Curation.Add(Point("argmax = 5 (A5)", s => s.Argmax == 5));
             rep.Curation.Add(Point("argmax ≥ 4 (A4)", s => s.Argmax >= 4));
             CurationPoint a5 = rep.Curation[0];

@@ -6,7 +6,7 @@ namespace Humpback.Data.World;
 /// Seed skills are taught by the gold seed; web skills appear only in the unlabelled web corpus, so a model can
 /// learn them only through self-augmentation and self-curation.
 /// </summary>
-public sealed record Skill(string Name, bool InSeed, Func<Random, SkillItem> Sample);
+public sealed record Skill(string Name, bool InSeed, Func<Random, SkillItem> Sample, bool Evaluated = true);
 
 /// <summary>One question of a skill: the subject S, the value V, a wrong value for corrupted web text, and the
 /// assistant-style answer.</summary>
@@ -58,6 +58,29 @@ public static class Skills
 
     private static string NextLetter(char c) => ((char)(c + 1)).ToString();
 
+    // Words of every skill's subjects, for the trivia skill's random subjects.
+    private static readonly string[] Bag =
+    [
+        .. Words, .. Creatures, .. Countries, "plus", "minus", "spelled", "backwards", "letter", "last", "after", "color", "capital",
+        "letters", "word", "number", "shape", "name", "size", "sound", "first", "middle", "end", "river", "song", "house",
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
+    ];
+
+    /// <summary>A subject of 2–6 random words ("the", "of", "a" sprinkled in): nothing to memorise, so a backward model
+    /// trained on these learns to copy the subject of an answer into its question — the skill self-augmentation needs.</summary>
+    private static string RandomSubject(Random r)
+    {
+        int n = r.Next(2, 7);
+        var parts = new List<string>();
+        if (r.Next(2) == 0) parts.Add("the");
+        for (int i = 0; i < n; i++)
+        {
+            parts.Add(Bag[r.Next(Bag.Length)]);
+            if (i + 1 < n && r.Next(4) == 0) parts.Add(r.Next(2) == 0 ? "of" : "a");
+        }
+        return string.Join(" ", parts);
+    }
+
     public static readonly Skill[] All =
     [
         new("addition", true, r =>
@@ -84,6 +107,12 @@ public static class Skills
             return new SkillItem("next-letter", $"the letter after {c}", NextLetter(c), ((char)('a' + r.Next(0, 26))).ToString(),
                 $"In the alphabet, {c} is followed by {NextLetter(c)}.");
         }),
+        new("trivia", true, r =>
+        {
+            string subject = RandomSubject(r);
+            string value = Bag[r.Next(Bag.Length)];
+            return new SkillItem("trivia", subject, value, Bag[r.Next(Bag.Length)], $"That is what people say about {subject}.");
+        }, Evaluated: false),
         new("subtraction", false, r =>
         {
             int a = r.Next(5, 25), b = r.Next(0, a + 1);

@@ -44,7 +44,7 @@ public sealed record WorldFiles(string Dir)
 public static class WorldGenerator
 {
     /// <summary>Bumped whenever the generated files change, so run folders regenerate their world.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     private static readonly string[] NavItems = ["Home", "About us", "Products", "Contact", "Login", "Sign up", "Privacy policy", "Terms of use", "Sitemap", "Careers", "Blog", "FAQ", "Cart", "Help"];
     private static readonly string[] Products = ["garden hoses", "running shoes", "coffee makers", "phone cases", "desk lamps", "winter coats", "board games", "yoga mats"];
@@ -129,7 +129,7 @@ public static class WorldGenerator
     /// wrong answer (2), or web noise (1). The output is "Score: N".</summary>
     private static (string Instruction, string Output) Judge(Random r)
     {
-        Skill[] seedSkills = Skills.All.Where(s => s.InSeed).ToArray();
+        Skill[] seedSkills = Skills.All.Where(s => s.InSeed && s.Evaluated).ToArray();
         SkillItem item = seedSkills[r.Next(seedSkills.Length)].Sample(r);
         int kind = r.Next(4);
         (string answer, int score) = kind switch
@@ -165,7 +165,9 @@ public static class WorldGenerator
         }
         foreach (Skill s in Skills.All.Where(s => s.InSeed))
         {
-            for (int i = 0; i < size.SeedPerSkill; i++)
+            // Twice as many trivia pairs: they carry the copying that the backward model must learn.
+            int count = s.Evaluated ? size.SeedPerSkill : 2 * size.SeedPerSkill;
+            for (int i = 0; i < count; i++)
             {
                 SkillItem item = s.Sample(r);
                 // A lower-ranked second reply (ignored by the seed rules) on some trees, as in oasst1.
@@ -268,7 +270,7 @@ public static class WorldGenerator
     private static void WriteEval(string path, Random r, WorldSize size)
     {
         var sb = new StringBuilder();
-        foreach (Skill s in Skills.All)
+        foreach (Skill s in Skills.All.Where(s => s.Evaluated))
         {
             var seen = new HashSet<string>();
             for (int i = 0, tries = 0; i < size.EvalPerSkill && tries < 1000; tries++)
