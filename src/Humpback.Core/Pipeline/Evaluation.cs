@@ -83,7 +83,7 @@ public static class Evaluation
         var inputs = new List<string> { Reproduce.Scored, Reproduce.Candidates };
         if (hasEval) inputs.AddRange(models.SelectMany(m => new[] { Answers(m), PerplexityOut(m) }));
         if (c.UsesWorld) inputs.Add($"{Reproduce.WorldDir}/c4-labels.jsonl");
-        return new Stage("report", new { models, version = 1 }, inputs, [ReportFile, ReportJson], (r, _, _) =>
+        return new Stage("report", new { models, select = c.Select, version = 1 }, inputs, [ReportFile, ReportJson], (r, _, _) =>
         {
             Report rep = Build(r, c, models, hasEval);
             rep.Write(r);
