@@ -56,6 +56,9 @@ public sealed class BatchEngine : IDisposable
             if (_model.Lora is LoraAdapter lora) ctx.SetLoraAdapters([(lora, _model.LoraScale)]);
             if (ctx.MaxSeq < Options.ParallelSequences)
                 throw new InvalidOperationException($"llama.cpp gave {ctx.MaxSeq} sequences, fewer than the {Options.ParallelSequences} asked for");
+            if (!unified && ctx.ContextSize / (uint)Options.ParallelSequences < Options.SequenceContext)
+                throw new InvalidOperationException(
+                    $"llama.cpp gave {ctx.ContextSize} KV cells for {Options.ParallelSequences} streams, fewer than {Options.SequenceContext} per sequence");
             // llama.cpp may lower n_batch (e.g. to n_ctx); what it reports is the real limit of one decode.
             _batchLimit = (int)Math.Min(ctx.BatchSize, (uint)Options.BatchSize);
         }
@@ -76,8 +79,9 @@ public sealed class BatchEngine : IDisposable
     /// <see cref="EngineOptions.SequenceContext"/> tokens (shared with the profile's baselines, so they measure alike).</summary>
     internal static ModelParams ContextParams(LlamaModel m, EngineOptions o, int sequences, bool unified) => new(m.Path)
     {
-        // Unified: one pool (its size may be chosen); per sequence: llama.cpp gives each stream n_ctx / n_seq_max cells.
-        ContextSize = (uint)(unified && o.KvCells is int cells ? cells : sequences * o.SequenceContext),
+        // Unified: one pool (its size may be chosen). Per sequence: llama.cpp gives each stream n_ctx / n_seq_max cells
+        // and pads sizes to 256, so ask for whole multiples of 256 per stream to get at least the sequence context.
+        ContextSize = (uint)(unified && o.KvCells is int cells ? cells : sequences * ((o.SequenceContext + 255) / 256 * 256)),
         SeqMax = (uint)sequences,
         BatchSize = (uint)o.BatchSize,
         UBatchSize = (uint)o.BatchSize,
