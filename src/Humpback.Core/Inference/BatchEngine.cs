@@ -43,26 +43,12 @@ public sealed class BatchEngine : IDisposable
         for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(i);
     }
 
-    /// <summary>The llama.cpp context for a KV layout, created on first use and re-created when the layout changes.</summary>
-    private SafeLLamaContextHandle Context(bool unified)
+    /// <summary>The llama.cpp context, created on first use (so creating an engine is cheap and runs time decoding only).</summary>
+    private SafeLLamaContextHandle Context()
     {
-        if (_context != null && _unified == unified) return _context.NativeHandle;
-        _context?.Dispose();
-        _context = null;
-        var p = new ModelParams(_model.Path)
-        {
-            ContextSize = (uint)(unified ? Options.TotalKvCells : Options.ParallelSequences * Options.SequenceContext),
-            SeqMax = (uint)Options.ParallelSequences,
-            BatchSize = (uint)Options.BatchSize,
-            UBatchSize = (uint)Options.BatchSize,
-            FlashAttention = Options.FlashAttention,
-            TypeK = Options.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            TypeV = Options.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            KVUnified = unified,
-            Threads = Options.Threads,
-            BatchThreads = Options.Threads,
-            GpuLayerCount = _model.GpuLayers < 0 ? 999 : _model.GpuLayers,
-        };
+        if (_context != null) return _context.NativeHandle;
+        bool unified = Options.Unified;
+        ModelParams p = ContextParams(_model, Options, Options.ParallelSequences, unified);
         LLamaContext context = _model.Weights.CreateContext(p);
         try
         {
@@ -70,6 +56,9 @@ public sealed class BatchEngine : IDisposable
             if (_model.Lora is LoraAdapter lora) ctx.SetLoraAdapters([(lora, _model.LoraScale)]);
             if (ctx.MaxSeq < Options.ParallelSequences)
                 throw new InvalidOperationException($"llama.cpp gave {ctx.MaxSeq} sequences, fewer than the {Options.ParallelSequences} asked for");
+            if (!unified && ctx.ContextSize / (uint)Options.ParallelSequences < Options.SequenceContext)
+                throw new InvalidOperationException(
+                    $"llama.cpp gave {ctx.ContextSize} KV cells for {Options.ParallelSequences} streams, fewer than {Options.SequenceContext} per sequence");
             // llama.cpp may lower n_batch (e.g. to n_ctx); what it reports is the real limit of one decode.
             _batchLimit = (int)Math.Min(ctx.BatchSize, (uint)Options.BatchSize);
         }
@@ -86,8 +75,24 @@ public sealed class BatchEngine : IDisposable
     public EngineOptions Options { get; }
     public LlamaModel Model => _model;
 
-    /// <summary>The KV layout of the last run (true: unified).</summary>
-    public bool LastRunUnified => _unified;
+    /// <summary>llama.cpp context parameters for <paramref name="sequences"/> sequences of
+    /// <see cref="EngineOptions.SequenceContext"/> tokens (shared with the profile's baselines, so they measure alike).</summary>
+    internal static ModelParams ContextParams(LlamaModel m, EngineOptions o, int sequences, bool unified) => new(m.Path)
+    {
+        // Unified: one pool (its size may be chosen). Per sequence: llama.cpp gives each stream n_ctx / n_seq_max cells
+        // and pads sizes to 256, so ask for whole multiples of 256 per stream to get at least the sequence context.
+        ContextSize = (uint)(unified && o.KvCells is int cells ? cells : sequences * ((o.SequenceContext + 255) / 256 * 256)),
+        SeqMax = (uint)sequences,
+        BatchSize = (uint)o.BatchSize,
+        UBatchSize = (uint)o.BatchSize,
+        FlashAttention = o.FlashAttention,
+        TypeK = o.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+        TypeV = o.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
+        KVUnified = unified, // a partial seq_cp across split streams aborts: the copy code checks this flag
+        Threads = o.Threads,
+        BatchThreads = o.Threads,
+        GpuLayerCount = m.GpuLayers < 0 ? 999 : m.GpuLayers,
+    };
 
     /// <summary>Scores each row: the softmax probability (over the whole vocabulary) of each candidate token as the
     /// token following the row's prompt. Results arrive in completion order, on the calling thread.</summary>
@@ -146,7 +151,7 @@ public sealed class BatchEngine : IDisposable
         int ctxLimit = Options.SequenceContext;
         if (prefix.Length >= ctxLimit)
             throw new ArgumentException($"the shared prompt prefix has {prefix.Length} tokens, which leaves no room in a sequence context of {ctxLimit}");
-        _ctx = Context(Options.Unified);
+        _ctx = Context();
         foreach (Slot s in _slots) s.Reset();
         _ctx.MemoryClear(false); // metadata only: zeroing a large cache costs time and every cell is rewritten before use
         var clock = Stopwatch.StartNew();
@@ -362,13 +367,13 @@ public sealed class BatchEngine : IDisposable
             if (s.Pending >= 0) decoders.Add(s);
             else if (s.Prefilling) prefillers.Add(s);
         }
+        // Who gets the token budget: generating rows first, then prompts, oldest rows first.
         decoders.Sort(static (a, b) => a.Admitted.CompareTo(b.Admitted));
         prefillers.Sort(static (a, b) => a.Admitted.CompareTo(b.Admitted));
         int budget = _batchLimit;
         foreach (Slot s in decoders)
         {
             if (budget == 0) break;
-            s.LogitsRow = _batch.Add(s.Pending, s.Pos, (LLamaSeqId)s.Seq, true);
             s.Planned = 1;
             budget--;
         }
@@ -377,16 +382,28 @@ public sealed class BatchEngine : IDisposable
         {
             int n = Math.Min(Math.Min(s.Row!.Tokens.Length - s.Fed, budget), prefillAllowance - prefillTokens);
             if (n <= 0) break;
-            int[] tokens = s.Row.Tokens;
-            for (int i = 0; i < n; i++)
+            s.Planned = n;
+            budget -= n;
+            prefillTokens += n;
+        }
+        // Where the tokens go: in sequence-id order. With per-sequence KV streams llama.cpp splits a batch into
+        // micro-batches of consecutive, increasing sequence ids (split_equal), and each micro-batch is a separate pass
+        // over the weights: admission order would cut one step into many passes.
+        foreach (Slot s in _slots)
+        {
+            if (s.Planned == 0) continue;
+            if (s.Pending >= 0)
+            {
+                s.LogitsRow = _batch.Add(s.Pending, s.Pos, (LLamaSeqId)s.Seq, true);
+                continue;
+            }
+            int[] tokens = s.Row!.Tokens;
+            for (int i = 0; i < s.Planned; i++)
             {
                 bool last = s.Fed + i == tokens.Length - 1;
                 int row = _batch.Add(tokens[s.Fed + i], s.Pos + i, (LLamaSeqId)s.Seq, last);
                 if (last) s.LogitsRow = row;
             }
-            s.Planned = n;
-            budget -= n;
-            prefillTokens += n;
         }
         return _batch.TokenCount;
     }

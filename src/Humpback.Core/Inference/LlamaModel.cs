@@ -80,13 +80,22 @@ public sealed class LlamaModel : IDisposable
         {
             if (options.LoraPath is string loraPath)
             {
+                string loraFull = System.IO.Path.GetFullPath(loraPath);
                 try
                 {
-                    lora = weights.NativeHandle.LoadLoraFromFile(System.IO.Path.GetFullPath(loraPath));
+                    lora = weights.NativeHandle.LoadLoraFromFile(loraFull);
                 }
                 catch (Exception e) when (e is InvalidOperationException or RuntimeError)
                 {
-                    throw new InvalidDataException($"{System.IO.Path.GetFullPath(loraPath)}: llama.cpp could not load this LoRA adapter for {full} ({e.Message})", e);
+                    throw new InvalidDataException($"{loraFull}: llama.cpp could not load this LoRA adapter for {full} ({e.Message})", e);
+                }
+                // LLamaSharp 0.30.0 wraps a failed llama_adapter_lora_init (null) without checking it, and applying a
+                // null adapter would crash the process: check the handle it keeps internally.
+                if (AdapterPointer(lora) == IntPtr.Zero)
+                {
+                    lora = null;
+                    throw new InvalidDataException($"{loraFull}: llama.cpp could not load this LoRA adapter for {full} " +
+                                                   "(not a GGUF LoRA adapter for this model: general.type=adapter, adapter.type=lora, matching shapes)");
                 }
             }
             return new LlamaModel(full, weights, lora, options.LoraScale, options.GpuLayers);
@@ -133,6 +142,12 @@ public sealed class LlamaModel : IDisposable
     public string Describe() =>
         $"{System.IO.Path.GetFileName(Path)}: {ParameterCount / 1e6:0.#}M params, vocab {VocabSize}, train ctx {TrainContext}" +
         (Lora != null ? $", LoRA {System.IO.Path.GetFileName(Lora.Path)} ×{LoraScale}" : "");
+
+    private static readonly System.Reflection.PropertyInfo? PointerProperty =
+        typeof(LoraAdapter).GetProperty("Pointer", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public);
+
+    /// <summary>The native adapter handle, or −1 (unknown, assumed valid) if a LLamaSharp version hides it differently.</summary>
+    private static IntPtr AdapterPointer(LoraAdapter adapter) => PointerProperty?.GetValue(adapter) is IntPtr p ? p : -1;
 
     private static byte[] LongPiece(SafeLlamaModelHandle model, int token, int n)
     {

@@ -224,6 +224,29 @@ public sealed class JobTests : IDisposable
 
     }
 
+    [Fact]
+    public async Task EmptyInputsAndIntegerIdsWork()
+    {
+        await WriteInputAsync(P("empty.parquet"), 0);
+        JobStatistics empty = await CurateJob.RunAsync(Curate(P("empty.parquet"), P("empty-out.parquet")));
+        Assert.Equal(0, empty.Rows);
+        Assert.Empty(await ReadOutputAsync(P("empty-out.parquet")));
+
+        var id = new DataField<long>("id");
+        var instruction = new DataField<string>("instruction");
+        var answer = new DataField<string>("output");
+        await using (var fs = File.Create(P("ints.parquet")))
+        await using (ParquetWriter w = await ParquetWriter.CreateAsync(new ParquetSchema(id, instruction, answer), fs))
+        {
+            using ParquetRowGroupWriter g = w.CreateRowGroup();
+            await g.WriteAsync<long>(id, new long[] { 900, 901, 902 });
+            await g.WriteAsync(instruction, new[] { "a?", "b?", "c?" });
+            await g.WriteAsync(answer, new[] { "x.", "y.", "z." });
+        }
+        await CurateJob.RunAsync(Curate(P("ints.parquet"), P("ints-out.parquet")) with { IdColumn = "id" });
+        Assert.Equal(["900", "901", "902"], (await ReadOutputAsync(P("ints-out.parquet"))).Select(r => (string)r["id"]!));
+    }
+
     internal static void AssertSameRows(List<Dictionary<string, object?>> a, List<Dictionary<string, object?>> b, double tolerance)
     {
         Assert.Equal(a.Count, b.Count);

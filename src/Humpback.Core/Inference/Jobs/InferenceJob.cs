@@ -74,9 +74,9 @@ internal static class InferenceJob
 
         var columns = new List<OutputColumn> { new("row_index", ColumnKind.Long), new("id", ColumnKind.String) };
         columns.AddRange(keep.Select(k => new OutputColumn(k, ColumnKind.String)));
-        if (columns.Select(c => c.Name).Intersect(kind.ResultColumns.Select(c => c.Name)).FirstOrDefault() is string clash)
-            throw new ArgumentException($"input column '{clash}' would clash with the output column of the same name; do not keep it");
         columns.AddRange(kind.ResultColumns);
+        if (columns.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1)?.Key is string clash)
+            throw new ArgumentException($"kept input column '{clash}' would clash with the output column of the same name; do not keep it (--keep)");
 
         var manifest = new JobManifest
         {

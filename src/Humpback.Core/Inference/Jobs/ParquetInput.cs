@@ -75,8 +75,10 @@ public sealed class ParquetInput : IAsyncDisposable
                 if (id != null)
                 {
                     Type t = Nullable.GetUnderlyingType(id.ClrType) ?? id.ClrType;
-                    if (id.IsArray || (!IsText(id) && t != typeof(int) && t != typeof(long)))
+                    bool usable = !id.IsArray && (IsText(id) || t == typeof(int) || t == typeof(long));
+                    if (!usable && idRequired)
                         throw new InvalidDataException($"{full}: id column '{id.Name}' holds {Describe(id)}, expected text or integers");
+                    if (!usable) id = null; // a default id column of another type: fall back to row indices
                 }
             }
             var starts = new long[reader.RowGroupCount + 1];

@@ -24,21 +24,7 @@ public static class Baselines
 {
     private static LLamaContext CreateContext(LlamaModel m, EngineOptions o, int sequences, bool unified)
     {
-        var p = new ModelParams(m.Path)
-        {
-            ContextSize = (uint)(sequences * o.SequenceContext),
-            SeqMax = (uint)sequences,
-            BatchSize = (uint)o.BatchSize,
-            UBatchSize = (uint)o.BatchSize,
-            FlashAttention = o.FlashAttention,
-            TypeK = o.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            TypeV = o.KvF32 ? GGMLType.GGML_TYPE_F32 : GGMLType.GGML_TYPE_F16,
-            KVUnified = unified,
-            Threads = o.Threads,
-            BatchThreads = o.Threads,
-            GpuLayerCount = m.GpuLayers < 0 ? 999 : m.GpuLayers,
-        };
-        LLamaContext ctx = m.Weights.CreateContext(p);
+        LLamaContext ctx = m.Weights.CreateContext(BatchEngine.ContextParams(m, o, sequences, unified));
         if (m.Lora is LoraAdapter lora) ctx.NativeHandle.SetLoraAdapters([(lora, m.LoraScale)]);
         return ctx;
     }

@@ -53,108 +53,142 @@ public static partial class RandomLlamaGguf
         (List<string> tokens, List<int> types, List<string> merges) = BuildVocabulary(spec);
         int headDim = spec.Dim / spec.Heads;
         int kvDim = headDim * spec.KvHeads;
+        var f = new GgufFile();
+        f.Str("general.architecture", "llama");
+        f.Str("general.name", $"humpback-random-d{spec.Dim}-l{spec.Layers}-v{spec.VocabSize}");
+        f.U32("general.file_type", 0); // ALL_F32
+        f.U32("general.alignment", Alignment);
+        f.U32("llama.context_length", (uint)spec.ContextLength);
+        f.U32("llama.embedding_length", (uint)spec.Dim);
+        f.U32("llama.block_count", (uint)spec.Layers);
+        f.U32("llama.feed_forward_length", (uint)spec.FeedForward);
+        f.U32("llama.attention.head_count", (uint)spec.Heads);
+        f.U32("llama.attention.head_count_kv", (uint)spec.KvHeads);
+        f.F32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+        f.F32("llama.rope.freq_base", 500000f);
+        f.U32("llama.rope.dimension_count", (uint)headDim);
+        f.U32("llama.vocab_size", (uint)spec.VocabSize);
+        f.Str("tokenizer.ggml.model", "gpt2");
+        f.Str("tokenizer.ggml.pre", "llama-bpe");
+        f.StrArray("tokenizer.ggml.tokens", tokens);
+        f.I32Array("tokenizer.ggml.token_type", types);
+        f.StrArray("tokenizer.ggml.merges", merges);
+        f.U32("tokenizer.ggml.bos_token_id", (uint)tokens.IndexOf("<|begin_of_text|>"));
+        f.U32("tokenizer.ggml.eos_token_id", (uint)tokens.IndexOf("<|end_of_text|>"));
+        f.U32("tokenizer.ggml.eot_token_id", (uint)tokens.IndexOf("<|eot_id|>"));
+        f.Bool("tokenizer.ggml.add_bos_token", true);
 
-        // ggml order: ne0 is the contiguous row length, so a row-major W[out, in] is {in, out}.
-        var tensors = new List<(string Name, long[] Ne, bool IsNorm, float Std)>
-        {
-            ("token_embd.weight", [spec.Dim, spec.VocabSize], false, spec.EmbeddingStd),
-            ("output_norm.weight", [spec.Dim], true, 0),
-            ("output.weight", [spec.Dim, spec.VocabSize], false, spec.WeightStd),
-        };
+        // ggml order: ne0 is the contiguous row length, so a row-major W[out, in] is {in, out}. Norm weights are 1.
+        f.Tensor("token_embd.weight", [spec.Dim, spec.VocabSize], spec.EmbeddingStd);
+        f.Tensor("output_norm.weight", [spec.Dim], 0, constant: 1f);
+        f.Tensor("output.weight", [spec.Dim, spec.VocabSize], spec.WeightStd);
         for (int l = 0; l < spec.Layers; l++)
         {
             string b = $"blk.{l}.";
-            tensors.Add((b + "attn_norm.weight", [spec.Dim], true, 0));
-            tensors.Add((b + "attn_q.weight", [spec.Dim, spec.Dim], false, spec.WeightStd));
-            tensors.Add((b + "attn_k.weight", [spec.Dim, kvDim], false, spec.WeightStd));
-            tensors.Add((b + "attn_v.weight", [spec.Dim, kvDim], false, spec.WeightStd));
-            tensors.Add((b + "attn_output.weight", [spec.Dim, spec.Dim], false, spec.WeightStd));
-            tensors.Add((b + "ffn_norm.weight", [spec.Dim], true, 0));
-            tensors.Add((b + "ffn_gate.weight", [spec.Dim, spec.FeedForward], false, spec.WeightStd));
-            tensors.Add((b + "ffn_up.weight", [spec.Dim, spec.FeedForward], false, spec.WeightStd));
-            tensors.Add((b + "ffn_down.weight", [spec.FeedForward, spec.Dim], false, spec.WeightStd));
+            f.Tensor(b + "attn_norm.weight", [spec.Dim], 0, constant: 1f);
+            f.Tensor(b + "attn_q.weight", [spec.Dim, spec.Dim], spec.WeightStd);
+            f.Tensor(b + "attn_k.weight", [spec.Dim, kvDim], spec.WeightStd);
+            f.Tensor(b + "attn_v.weight", [spec.Dim, kvDim], spec.WeightStd);
+            f.Tensor(b + "attn_output.weight", [spec.Dim, spec.Dim], spec.WeightStd);
+            f.Tensor(b + "ffn_norm.weight", [spec.Dim], 0, constant: 1f);
+            f.Tensor(b + "ffn_gate.weight", [spec.Dim, spec.FeedForward], spec.WeightStd);
+            f.Tensor(b + "ffn_up.weight", [spec.Dim, spec.FeedForward], spec.WeightStd);
+            f.Tensor(b + "ffn_down.weight", [spec.FeedForward, spec.Dim], spec.WeightStd);
         }
+        f.Save(path, spec.Seed);
+    }
 
-        using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        using var w = new BinaryWriter(fs, Encoding.UTF8, leaveOpen: true);
-        var kvs = new List<Action>();
-        void Str(string key, string v) => kvs.Add(() => { WriteString(w, key); w.Write(TypeString); WriteString(w, v); });
-        void U32(string key, uint v) => kvs.Add(() => { WriteString(w, key); w.Write(TypeU32); w.Write(v); });
-        void F32(string key, float v) => kvs.Add(() => { WriteString(w, key); w.Write(TypeF32); w.Write(v); });
-        void Bool(string key, bool v) => kvs.Add(() => { WriteString(w, key); w.Write(TypeBool); w.Write((byte)(v ? 1 : 0)); });
-        void StrArray(string key, List<string> v) => kvs.Add(() =>
+    /// <summary>A random LoRA adapter for a model written with <paramref name="spec"/>, on every layer's attn_q and
+    /// attn_v: tensors "&lt;weight&gt;.lora_a" {in, r} and ".lora_b" {r, out}; llama.cpp adds scale·alpha/r·B·A.
+    /// <paramref name="bStd"/> 0 makes B zero (an adapter that changes nothing, as PEFT initialises one).</summary>
+    public static void WriteLora(string path, RandomLlamaSpec spec, int rank = 4, float alpha = 8f, float bStd = 0.5f, int seed = 2)
+    {
+        int kvDim = spec.Dim / spec.Heads * spec.KvHeads;
+        var f = new GgufFile();
+        f.Str("general.architecture", "llama");
+        f.Str("general.type", "adapter");
+        f.Str("adapter.type", "lora");
+        f.F32("adapter.lora.alpha", alpha);
+        f.U32("general.alignment", Alignment);
+        for (int l = 0; l < spec.Layers; l++)
+        {
+            foreach (var (name, outDim) in new[] { ("attn_q", spec.Dim), ("attn_v", kvDim) })
+            {
+                string b = $"blk.{l}.{name}.weight";
+                f.Tensor(b + ".lora_a", [spec.Dim, rank], 0.2f);
+                f.Tensor(b + ".lora_b", [rank, outDim], bStd, constant: bStd == 0 ? 0f : null);
+            }
+        }
+        f.Save(path, seed);
+    }
+
+    /// <summary>The GGUF v3 container: typed key-values, tensor infos, then f32 data at 32-byte alignment.</summary>
+    private sealed class GgufFile
+    {
+        private readonly List<Action<BinaryWriter>> _kvs = [];
+        private readonly List<(string Name, long[] Ne, float Std, float? Constant)> _tensors = [];
+
+        public void Str(string key, string v) => _kvs.Add(w => { WriteString(w, key); w.Write(TypeString); WriteString(w, v); });
+        public void U32(string key, uint v) => _kvs.Add(w => { WriteString(w, key); w.Write(TypeU32); w.Write(v); });
+        public void F32(string key, float v) => _kvs.Add(w => { WriteString(w, key); w.Write(TypeF32); w.Write(v); });
+        public void Bool(string key, bool v) => _kvs.Add(w => { WriteString(w, key); w.Write(TypeBool); w.Write((byte)(v ? 1 : 0)); });
+
+        public void StrArray(string key, List<string> v) => _kvs.Add(w =>
         {
             WriteString(w, key); w.Write(TypeArray); w.Write(TypeString); w.Write((ulong)v.Count);
             foreach (string s in v) WriteString(w, s);
         });
-        void I32Array(string key, List<int> v) => kvs.Add(() =>
+
+        public void I32Array(string key, List<int> v) => _kvs.Add(w =>
         {
             WriteString(w, key); w.Write(TypeArray); w.Write(TypeI32); w.Write((ulong)v.Count);
             foreach (int x in v) w.Write(x);
         });
 
-        Str("general.architecture", "llama");
-        Str("general.name", $"humpback-random-d{spec.Dim}-l{spec.Layers}-v{spec.VocabSize}");
-        U32("general.file_type", 0); // ALL_F32
-        U32("general.alignment", Alignment);
-        U32("llama.context_length", (uint)spec.ContextLength);
-        U32("llama.embedding_length", (uint)spec.Dim);
-        U32("llama.block_count", (uint)spec.Layers);
-        U32("llama.feed_forward_length", (uint)spec.FeedForward);
-        U32("llama.attention.head_count", (uint)spec.Heads);
-        U32("llama.attention.head_count_kv", (uint)spec.KvHeads);
-        F32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-        F32("llama.rope.freq_base", 500000f);
-        U32("llama.rope.dimension_count", (uint)headDim);
-        U32("llama.vocab_size", (uint)spec.VocabSize);
-        Str("tokenizer.ggml.model", "gpt2");
-        Str("tokenizer.ggml.pre", "llama-bpe");
-        StrArray("tokenizer.ggml.tokens", tokens);
-        I32Array("tokenizer.ggml.token_type", types);
-        StrArray("tokenizer.ggml.merges", merges);
-        U32("tokenizer.ggml.bos_token_id", (uint)tokens.IndexOf("<|begin_of_text|>"));
-        U32("tokenizer.ggml.eos_token_id", (uint)tokens.IndexOf("<|end_of_text|>"));
-        U32("tokenizer.ggml.eot_token_id", (uint)tokens.IndexOf("<|eot_id|>"));
-        Bool("tokenizer.ggml.add_bos_token", true);
+        /// <summary>An f32 tensor: uniform random with standard deviation <paramref name="std"/>, or a constant.</summary>
+        public void Tensor(string name, long[] ne, float std, float? constant = null) => _tensors.Add((name, ne, std, constant));
 
-        w.Write("GGUF"u8);
-        w.Write(3u);
-        w.Write((ulong)tensors.Count);
-        w.Write((ulong)kvs.Count);
-        foreach (Action kv in kvs) kv();
-
-        long offset = 0;
-        foreach (var t in tensors)
+        public void Save(string path, int seed)
         {
-            WriteString(w, t.Name);
-            w.Write((uint)t.Ne.Length);
-            foreach (long n in t.Ne) w.Write((ulong)n);
-            w.Write(0u); // GGML_TYPE_F32
-            w.Write((ulong)offset);
-            offset += Pad(Elements(t.Ne) * 4);
-        }
-        w.Flush();
-        PadTo(fs, Alignment);
-
-        var rng = new Random(spec.Seed);
-        byte[] buffer = new byte[1 << 16];
-        foreach (var t in tensors)
-        {
-            long n = Elements(t.Ne);
-            // Uniform on [-a, a] has standard deviation a/√3.
-            float a = t.Std * MathF.Sqrt(3f);
-            for (long done = 0; done < n;)
+            using var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
+            using var w = new BinaryWriter(fs, Encoding.UTF8, leaveOpen: true);
+            w.Write("GGUF"u8);
+            w.Write(3u);
+            w.Write((ulong)_tensors.Count);
+            w.Write((ulong)_kvs.Count);
+            foreach (Action<BinaryWriter> kv in _kvs) kv(w);
+            long offset = 0;
+            foreach (var t in _tensors)
             {
-                int chunk = (int)Math.Min(buffer.Length / 4, n - done);
-                for (int i = 0; i < chunk; i++)
-                {
-                    float v = t.IsNorm ? 1f : (float)(rng.NextDouble() * 2 - 1) * a;
-                    BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4), v);
-                }
-                fs.Write(buffer, 0, chunk * 4);
-                done += chunk;
+                WriteString(w, t.Name);
+                w.Write((uint)t.Ne.Length);
+                foreach (long n in t.Ne) w.Write((ulong)n);
+                w.Write(0u); // GGML_TYPE_F32
+                w.Write((ulong)offset);
+                offset += Pad(Elements(t.Ne) * 4);
             }
+            w.Flush();
             PadTo(fs, Alignment);
+
+            var rng = new Random(seed);
+            byte[] buffer = new byte[1 << 16];
+            foreach (var t in _tensors)
+            {
+                long n = Elements(t.Ne);
+                float a = t.Std * MathF.Sqrt(3f); // uniform on [−a, a] has standard deviation a/√3
+                for (long done = 0; done < n;)
+                {
+                    int chunk = (int)Math.Min(buffer.Length / 4, n - done);
+                    for (int i = 0; i < chunk; i++)
+                    {
+                        float v = t.Constant ?? (float)(rng.NextDouble() * 2 - 1) * a;
+                        BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(i * 4), v);
+                    }
+                    fs.Write(buffer, 0, chunk * 4);
+                    done += chunk;
+                }
+                PadTo(fs, Alignment);
+            }
         }
     }
 
