@@ -39,8 +39,8 @@ public static class ChatFormat
             + $"{StartHeader}user{EndHeader}\n\n{instruction}{EndOfTurn}"
             + $"{StartHeader}assistant{EndHeader}\n\n",
         ChatFormatKind.Plain =>
-            (string.IsNullOrEmpty(system) ? "" : $"{system}\n")
-            + $"### Instruction:\n{instruction}\n### Response:\n",
+            (string.IsNullOrEmpty(system) ? "" : $"{system}\n\n")
+            + $"### Instruction:\n{instruction}\n\n### Response:\n",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

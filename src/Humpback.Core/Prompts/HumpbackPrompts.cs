@@ -20,7 +20,7 @@ public static class HumpbackPrompts
     public static string BackwardPrompt(string response) => $"{BackwardInstruction}\n\n{response}\n\n{SeedSystem}";
 
     /// <summary>The curation prompt of the paper (Table 1), up to the generated instruction and the output.</summary>
-    public const string CurationPreamble =
+    public const string CurationRubric =
         "Below is an instruction from an user and a candidate answer. Evaluate whether or not the answer is a good example of how AI Assistant should respond to the user's instruction. Please assign a score using the following 5-point scale:\n"
         + "1: It means the answer is incomplete, vague, off-topic, controversial, or not exactly what the user asked for. For example, some content seems missing, numbered list does not start from the beginning, the opening sentence repeats user's question. Or the response is from another person’s perspective with their personal experience (e.g. taken from blog posts), or looks like an answer from a forum. Or it contains promotional text, navigation text, or other irrelevant information.\n"
         + "2: It means the answer addresses most of the asks from the user. It does not directly address the user's question. For example, it only provides a high-level methodology instead of the exact solution to user's question.\n"
@@ -28,8 +28,10 @@ public static class HumpbackPrompts
         + "4: It means the answer is written from an AI assistant's perspective with a clear focus of addressing the instruction. It provide a complete, clear, and comprehensive response to user’s question or instruction without missing or irrelevant information. It is well organized, self-contained, and written in a helpful tone. It has minor room for improvement, e.g. more concise and focused.\n"
         + "5: It means it is a perfect answer from an AI Assistant. It has a clear focus on being a helpful AI Assistant, where the response looks like intentionally written to address the user's question or instruction without any irrelevant sentences. The answer provides high quality content, demonstrating expert knowledge in the area, is very well written, logical, easy-to-follow, engaging and insightful.\n"
         + "\n"
-        + "Please first provide a brief reasoning you used to derive the rating score, and then write \"Score: <rating>\" in the last line.\n"
-        + "\n";
+        + "Please first provide a brief reasoning you used to derive the rating score, and then write \"Score: <rating>\" in the last line.";
+
+    /// <summary>The rubric and the blank line after it: everything before the instruction and the answer.</summary>
+    public const string CurationPreamble = CurationRubric + "\n\n";
 
     /// <summary>The full curation instruction for one pair (the shared preamble comes first, so it can be
     /// decoded once and shared by every row).</summary>
