@@ -34,11 +34,12 @@ public sealed class DataStatsVerb : ICommand
             var cols = new List<(string Name, object?[] Values)>();
             foreach (var f in fields)
             {
+                Type clr = Nullable.GetUnderlyingType(f.ClrType) ?? f.ClrType;
                 object?[] values;
-                if (t.Optional(f.Name, ColumnKind.String) is { } sf) values = await rg.ReadStringsAsync(sf, ct);
-                else if (t.Optional(f.Name, ColumnKind.Integer) is { } inf) values = (await rg.ReadIntegersAsync(inf, ct)).Cast<object?>().ToArray();
-                else if (t.Optional(f.Name, ColumnKind.Real) is { } rf) values = (await rg.ReadRealsAsync(rf, ct)).Cast<object?>().ToArray();
-                else if (t.Optional(f.Name, ColumnKind.Boolean) is { } bf) values = (await rg.ReadBooleansAsync(bf, ct)).Cast<object?>().ToArray();
+                if (clr == typeof(string) || clr == typeof(ReadOnlyMemory<char>) || clr == typeof(byte[])) values = await rg.ReadStringsAsync(f, ct);
+                else if (clr == typeof(long) || clr == typeof(int) || clr == typeof(short)) values = (await rg.ReadIntegersAsync(f, ct)).Cast<object?>().ToArray();
+                else if (clr == typeof(double) || clr == typeof(float)) values = (await rg.ReadRealsAsync(f, ct)).Cast<object?>().ToArray();
+                else if (clr == typeof(bool)) values = (await rg.ReadBooleansAsync(f, ct)).Cast<object?>().ToArray();
                 else continue;
                 cols.Add((f.Name, values));
             }

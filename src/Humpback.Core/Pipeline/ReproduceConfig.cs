@@ -177,7 +177,7 @@ public sealed record ReproduceConfig
         Pretrain = new TrainStageConfig { Lr = 3e-3f, FinalLr = 3e-4f, Schedule = "cosine", WarmupSteps = 20, WeightDecay = 0f, BatchSize = 32, MaxSeqLen = 256, Epochs = 8, CheckpointEvery = 0 },
         SeedCount = 3200,
         Segment = new SegmentConfig { MinChars = 20, MaxChars = 3000, QualityFilters = false, NearDedup = false, MaxSegments = 0 },
-        Myx = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 192, Overlong = "skip", Epochs = 5, CheckpointEvery = 0 },
+        Myx = new TrainStageConfig { Lr = 2e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 192, Overlong = "skip", Epochs = 12, CheckpointEvery = 0 },
         M0 = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 3, CheckpointEvery = 0 },
         M1 = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 3, CheckpointEvery = 0 },
         Augment = new AugmentConfig { Temperature = 0.7f, TopP = 0.9f, MaxNewTokens = 32, Parallel = 32, ContextPerSequence = 256 },

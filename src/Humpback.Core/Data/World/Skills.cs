@@ -66,6 +66,12 @@ public static class Skills
         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23", "24",
     ];
 
+    private static readonly string[] Generic =
+    [
+        "Many people know this.", "It is a well known fact.", "You can find it in most books.", "Teachers often explain it.",
+        "It has been that way for a long time.", "Few people get it wrong.", "It is easy to remember.", "Everyone agrees on it.",
+    ];
+
     /// <summary>A subject of 2–6 random words ("the", "of", "a" sprinkled in): nothing to memorise, so a backward model
     /// trained on these learns to copy the subject of an answer into its question — the skill self-augmentation needs.</summary>
     private static string RandomSubject(Random r)
@@ -111,7 +117,9 @@ public static class Skills
         {
             string subject = RandomSubject(r);
             string value = Bag[r.Next(Bag.Length)];
-            return new SkillItem("trivia", subject, value, Bag[r.Next(Bag.Length)], $"That is what people say about {subject}.");
+            // The explanation never repeats the subject: the only place to copy it from is the answer's first sentence,
+            // as in the web answers the backward model will see.
+            return new SkillItem("trivia", subject, value, Bag[r.Next(Bag.Length)], Generic[r.Next(Generic.Length)]);
         }, Evaluated: false),
         new("subtraction", false, r =>
         {

@@ -44,7 +44,7 @@ public sealed record WorldFiles(string Dir)
 public static class WorldGenerator
 {
     /// <summary>Bumped whenever the generated files change, so run folders regenerate their world.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     private static readonly string[] NavItems = ["Home", "About us", "Products", "Contact", "Login", "Sign up", "Privacy policy", "Terms of use", "Sitemap", "Careers", "Blog", "FAQ", "Cart", "Help"];
     private static readonly string[] Products = ["garden hoses", "running shoes", "coffee makers", "phone cases", "desk lamps", "winter coats", "board games", "yoga mats"];
