@@ -178,8 +178,8 @@ public sealed record ReproduceConfig
         SeedCount = 3200,
         Segment = new SegmentConfig { MinChars = 20, MaxChars = 3000, QualityFilters = false, NearDedup = false, MaxSegments = 0 },
         Myx = new TrainStageConfig { Lr = 2e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 192, Overlong = "skip", Epochs = 12, CheckpointEvery = 0 },
-        M0 = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 3, CheckpointEvery = 0 },
-        M1 = new TrainStageConfig { Lr = 1e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 3, CheckpointEvery = 0 },
+        M0 = new TrainStageConfig { Lr = 2e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 5, CheckpointEvery = 0 },
+        M1 = new TrainStageConfig { Lr = 2e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 5, CheckpointEvery = 0 },
         Augment = new AugmentConfig { Temperature = 0.7f, TopP = 0.9f, MaxNewTokens = 32, Parallel = 32, ContextPerSequence = 256 },
         Curate = new CurateConfig { Mode = "logits", Parallel = 32, ContextPerSequence = 1024 },
         // A5 as the paper defines it (pairs rated 5): the small M0's digit probabilities are not sharp enough for E[score] ≥ 4.5.

@@ -74,6 +74,10 @@ public static class Skills
 
     /// <summary>A subject of 2–6 random words ("the", "of", "a" sprinkled in): nothing to memorise, so a backward model
     /// trained on these learns to copy the subject of an answer into its question — the skill self-augmentation needs.</summary>
+    internal static string RandomPhrase(Random r) => RandomSubject(r);
+
+    internal static string SkillItemCapitalise(string s) => SkillItem.Capitalise(s);
+
     private static string RandomSubject(Random r)
     {
         int n = r.Next(2, 7);

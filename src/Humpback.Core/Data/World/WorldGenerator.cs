@@ -9,7 +9,7 @@ using Parquet.Schema;
 namespace Humpback.Data.World;
 
 /// <summary>Sizes of a generated world.</summary>
-public sealed record WorldSize(int SeedPerSkill = 120, int JudgeExamples = 240, int WebEntries = 1600, int EvalPerSkill = 40, int PretrainRepeats = 6)
+public sealed record WorldSize(int SeedPerSkill = 120, int JudgeExamples = 160, int WebEntries = 1600, int EvalPerSkill = 40, int PretrainRepeats = 6)
 {
     public static WorldSize Mini => new();
     public static WorldSize Smoke => new(SeedPerSkill: 20, JudgeExamples: 30, WebEntries: 120, EvalPerSkill: 6, PretrainRepeats: 1);
@@ -44,7 +44,7 @@ public sealed record WorldFiles(string Dir)
 public static class WorldGenerator
 {
     /// <summary>Bumped whenever the generated files change, so run folders regenerate their world.</summary>
-    public const int Version = 4;
+    public const int Version = 5;
 
     private static readonly string[] NavItems = ["Home", "About us", "Products", "Contact", "Login", "Sign up", "Privacy policy", "Terms of use", "Sitemap", "Careers", "Blog", "FAQ", "Cart", "Help"];
     private static readonly string[] Products = ["garden hoses", "running shoes", "coffee makers", "phone cases", "desk lamps", "winter coats", "board games", "yoga mats"];
@@ -116,6 +116,18 @@ public static class WorldGenerator
             // Generic prose and web noise, as any web crawl has.
             for (int i = 0; i < 120; i++) sb.Append(Prose(r)).Append(' ').Append(Prose(r)).Append("\n\n");
             for (int i = 0; i < 30; i++) sb.Append(Noise(r, NoiseKinds[r.Next(3)])).Append("\n\n");
+            // Repeated phrases, as web text has them (quotes, headlines repeated in the body): they make the model learn
+            // to copy earlier text, which the backward model needs to turn an answer back into its question.
+            for (int i = 0; i < 150; i++)
+            {
+                string phrase = Skills.RandomPhrase(r);
+                sb.Append(r.Next(3) switch
+                {
+                    0 => $"Say {phrase}. Again: {phrase}.",
+                    1 => $"{Skills.SkillItemCapitalise(phrase)} is the topic. The topic is {phrase}.",
+                    _ => $"Question: what is {phrase}? The question was about {phrase}.",
+                }).Append("\n\n");
+            }
             // Words spelled out, so the tokenizer and the model see letters of every word.
             foreach (string w in Skills.Words) sb.Append($"The word {w} is spelled {string.Join(" ", w.ToCharArray())}.\n\n");
             // The rating rubric is ordinary text a web crawl contains; seeing it often keeps the tokenizer's view of
