@@ -62,6 +62,12 @@ public sealed partial class ProfileVerb
             AtomicFile.WriteAllText(Json, TrainProfileReport.TrainJson(ceilings, profiles));
             Console.WriteLine($"wrote {Json}");
         }
+        // Per-op breakdown chart: milliseconds per op, one series per mode.
+        string png = System.IO.Path.ChangeExtension(Json ?? "profile-train.json", ".png");
+        var ops = profiles.SelectMany(p => p.Ops.Select(o => o.Op)).Distinct().ToList();
+        Pipeline.Charts.GroupedBars(png, "Training step: time per op", "ms per step", ops,
+            profiles.Select(p => ($"{p.Mode}", ops.Select(op => p.Ops.FirstOrDefault(o => o.Op == op).Seconds * 1000).ToArray())).ToList(), width: 1400);
+        Console.WriteLine($"chart: {png}");
         return CliHost.ExitOk;
     }
 }
