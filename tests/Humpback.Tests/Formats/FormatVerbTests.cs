@@ -75,7 +75,7 @@ public class FormatVerbTests
         LoraAdapter adapter = LoraAdapter.CreateInitial(ck.Config, new LoraConfig { Rank = 2, Alpha = 4, TargetModules = ["k_proj", "down_proj"] }, 3);
         foreach (var (_, p) in adapter.Weights) LlamaInit.FillNormal(p.B.Data, 0.1f, 7);
         PeftFolder.Save(dir["peft"], adapter);
-        Assert.Equal((0, ""), await Run("merge", "--model", dir["m"], "--adapter", dir["peft"], "--out", dir["merged"]));
+        Assert.Equal((0, ""), await Run("merge-adapter", "--model", dir["m"], "--adapter", dir["peft"], "--out", dir["merged"]));
         HfCheckpoint merged = HfFolder.Load(dir["merged"]);
         var want = adapter.MergeInto(ck.Tensors);
         foreach (var (name, t) in want) Assert.Equal(t.Data, merged.Tensors[name].Data);
