@@ -177,6 +177,19 @@ public sealed class Reproduce
         return run;
     }
 
+    /// <summary>Re-runs only the evaluation stages and the report of an existing run folder (its earlier stages must
+    /// be finished). Used by `humpback eval`.</summary>
+    public RunFolder Evaluate(string runDir, CancellationToken ct = default)
+    {
+        var run = new RunFolder(runDir, _c.Preset);
+        foreach (IStage stage in Plan(run).Where(s => s.Name.StartsWith("eval", StringComparison.Ordinal) || s.Name == "report"))
+        {
+            ct.ThrowIfCancellationRequested();
+            run.RunStage(stage, _log, ct);
+        }
+        return run;
+    }
+
     private static Dictionary<string, JsonNode?> Metrics(DataStats st) =>
         st.Counters.ToDictionary(kv => kv.Key, kv => (JsonNode?)JsonValue.Create(kv.Value));
 
