@@ -44,7 +44,7 @@ public sealed record WorldFiles(string Dir)
 public static class WorldGenerator
 {
     /// <summary>Bumped whenever the generated files change, so run folders regenerate their world.</summary>
-    public const int Version = 5;
+    public const int Version = 6;
 
     private static readonly string[] NavItems = ["Home", "About us", "Products", "Contact", "Login", "Sign up", "Privacy policy", "Terms of use", "Sitemap", "Careers", "Blog", "FAQ", "Cart", "Help"];
     private static readonly string[] Products = ["garden hoses", "running shoes", "coffee makers", "phone cases", "desk lamps", "winter coats", "board games", "yoga mats"];
@@ -118,7 +118,7 @@ public static class WorldGenerator
             for (int i = 0; i < 30; i++) sb.Append(Noise(r, NoiseKinds[r.Next(3)])).Append("\n\n");
             // Repeated phrases, as web text has them (quotes, headlines repeated in the body): they make the model learn
             // to copy earlier text, which the backward model needs to turn an answer back into its question.
-            for (int i = 0; i < 150; i++)
+            for (int i = 0; i < 400; i++)
             {
                 string phrase = Skills.RandomPhrase(r);
                 sb.Append(r.Next(3) switch
@@ -177,8 +177,8 @@ public static class WorldGenerator
         }
         foreach (Skill s in Skills.All.Where(s => s.InSeed))
         {
-            // Twice as many trivia pairs: they carry the copying that the backward model must learn.
-            int count = s.Evaluated ? size.SeedPerSkill : 2 * size.SeedPerSkill;
+            // Six times as many trivia pairs: they carry the copying that the backward model must learn.
+            int count = s.Evaluated ? size.SeedPerSkill : 6 * size.SeedPerSkill;
             for (int i = 0; i < count; i++)
             {
                 SkillItem item = s.Sample(r);
