@@ -12,24 +12,7 @@ public sealed class ConsoleCollection;
 [Collection("Console")]
 public class DataVerbTests
 {
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        TextWriter oldOut = Console.Out, oldErr = Console.Error;
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            int code = await CliHost.RunAsync(args, typeof(CliHost).Assembly, o, e);
-            return (code, o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => Humpback.Tests.Cli.CliRunner.RunAsync(args);
 
     [Fact]
     public async Task SeedBackwardAndStatsFromTheCommandLine()

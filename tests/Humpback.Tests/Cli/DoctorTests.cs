@@ -6,22 +6,7 @@ namespace Humpback.Tests.Cli;
 [Collection("Console")]
 public class DoctorTests
 {
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        TextWriter oldOut = Console.Out;
-        Console.SetOut(o);
-        try
-        {
-            int code = await CliHost.RunAsync(args, typeof(CliHost).Assembly, o, e);
-            return (code, o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-        }
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => Humpback.Tests.Cli.CliRunner.RunAsync(args);
 
     [Fact]
     public async Task DoctorSucceedsAndSaysWhetherThereIsAGpu()

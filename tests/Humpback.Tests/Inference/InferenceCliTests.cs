@@ -4,6 +4,7 @@ using Xunit;
 namespace Humpback.Tests.Inference;
 
 /// <summary>The generate / curate / merge / profile verbs: thin shells, so these only check wiring and exit codes.</summary>
+[Collection("Console")]
 public sealed class InferenceCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("humpback-cli-").FullName;
@@ -12,24 +13,7 @@ public sealed class InferenceCliTests : IDisposable
 
     private string P(string name) => Path.Combine(_dir, name);
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        TextWriter oldOut = Console.Out, oldErr = Console.Error;
-        Console.SetOut(o);
-        Console.SetError(e);
-        try
-        {
-            int code = await CliHost.RunAsync(args, typeof(CliHost).Assembly, o, e);
-            return (code, o.ToString(), e.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => Humpback.Tests.Cli.CliRunner.RunAsync(args);
 
     [Fact]
     public async Task GenerateCurateAndMergeRunEndToEnd()
