@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Humpback.Data;
 using Humpback.Inference;
 
-using ColumnKind = Humpback.Data.ColumnKind;
 using InferenceChat = Humpback.Inference.ChatFormat;
 using PromptFormat = Humpback.Prompts.ChatFormat;
 

@@ -9,7 +9,6 @@ using Humpback.IO;
 using Humpback.Prompts;
 using Humpback.Training;
 
-using ColumnKind = Humpback.Data.ColumnKind;
 using InferenceChat = Humpback.Inference.ChatFormat;
 using PromptFormat = Humpback.Prompts.ChatFormat;
 

@@ -7,7 +7,6 @@ using Humpback.Model;
 using Humpback.Prompts;
 using Humpback.Training;
 
-using ColumnKind = Humpback.Data.ColumnKind;
 using InferenceChat = Humpback.Inference.ChatFormat;
 using PromptFormat = Humpback.Prompts.ChatFormat;
 

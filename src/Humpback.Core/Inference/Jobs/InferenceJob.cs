@@ -72,8 +72,8 @@ internal static class InferenceJob
         string[] read = bound.Concat(keep).Distinct().ToArray();
         await using ParquetInput input = await ParquetInput.OpenAsync(o.InputPath, read, o.IdColumn, o.IdColumnRequired, ct);
 
-        var columns = new List<OutputColumn> { new("row_index", ColumnKind.Long), new("id", ColumnKind.String) };
-        columns.AddRange(keep.Select(k => new OutputColumn(k, ColumnKind.String)));
+        var columns = new List<OutputColumn> { new("row_index", OutputColumnKind.Long), new("id", OutputColumnKind.String) };
+        columns.AddRange(keep.Select(k => new OutputColumn(k, OutputColumnKind.String)));
         columns.AddRange(kind.ResultColumns);
         if (columns.GroupBy(c => c.Name).FirstOrDefault(g => g.Count() > 1)?.Key is string clash)
             throw new ArgumentException($"kept input column '{clash}' would clash with the output column of the same name; do not keep it (--keep)");

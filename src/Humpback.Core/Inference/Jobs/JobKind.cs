@@ -32,8 +32,8 @@ internal sealed class GenerateKind(GenerateJobOptions o) : JobKind
 
     public override IReadOnlyList<OutputColumn> ResultColumns { get; } =
     [
-        new("prompt_tokens", ColumnKind.Int), new("generated_tokens", ColumnKind.Int), new("finish_reason", ColumnKind.String),
-        new("generation", ColumnKind.String), new("error", ColumnKind.String),
+        new("prompt_tokens", OutputColumnKind.Int), new("generated_tokens", OutputColumnKind.Int), new("finish_reason", OutputColumnKind.String),
+        new("generation", OutputColumnKind.String), new("error", OutputColumnKind.String),
     ];
 
     public override string Settings =>
@@ -71,10 +71,10 @@ internal sealed class CurateLogitsKind(CurateJobOptions o) : JobKind
 
     public override IReadOnlyList<OutputColumn> ResultColumns { get; } =
     [
-        new("prompt_tokens", ColumnKind.Int),
-        new("p1", ColumnKind.Double), new("p2", ColumnKind.Double), new("p3", ColumnKind.Double), new("p4", ColumnKind.Double), new("p5", ColumnKind.Double),
-        new("p_digits_mass", ColumnKind.Double), new("score_argmax", ColumnKind.Int), new("score_expected", ColumnKind.Double),
-        new("error", ColumnKind.String),
+        new("prompt_tokens", OutputColumnKind.Int),
+        new("p1", OutputColumnKind.Double), new("p2", OutputColumnKind.Double), new("p3", OutputColumnKind.Double), new("p4", OutputColumnKind.Double), new("p5", OutputColumnKind.Double),
+        new("p_digits_mass", OutputColumnKind.Double), new("score_argmax", OutputColumnKind.Int), new("score_expected", OutputColumnKind.Double),
+        new("error", OutputColumnKind.String),
     ];
 
     public override string Settings => $"logits ctx={o.Engine.SequenceContext}";
@@ -129,8 +129,8 @@ internal sealed partial class CurateGenerateKind(CurateJobOptions o) : JobKind
     public override IReadOnlyList<OutputColumn> ResultColumns { get; } =
     [
         // "score_text", not "generation": curating a generate output keeps its "generation" column as the instruction.
-        new("prompt_tokens", ColumnKind.Int), new("generated_tokens", ColumnKind.Int), new("finish_reason", ColumnKind.String),
-        new("score_text", ColumnKind.String), new("score", ColumnKind.Int), new("error", ColumnKind.String),
+        new("prompt_tokens", OutputColumnKind.Int), new("generated_tokens", OutputColumnKind.Int), new("finish_reason", OutputColumnKind.String),
+        new("score_text", OutputColumnKind.String), new("score", OutputColumnKind.Int), new("error", OutputColumnKind.String),
     ];
 
     public override string Settings =>

@@ -4,15 +4,15 @@ using Parquet.Schema;
 namespace Humpback.Inference;
 
 /// <summary>Column types of the job outputs: row_index is a required long; everything else may be null.</summary>
-public enum ColumnKind { Long, Int, Double, String }
+public enum OutputColumnKind { Long, Int, Double, String }
 
-public sealed record OutputColumn(string Name, ColumnKind Kind)
+public sealed record OutputColumn(string Name, OutputColumnKind Kind)
 {
     public DataField Field() => Kind switch
     {
-        ColumnKind.Long => new DataField(Name, typeof(long), isNullable: false),
-        ColumnKind.Int => new DataField(Name, typeof(int), isNullable: true),
-        ColumnKind.Double => new DataField(Name, typeof(double), isNullable: true),
+        OutputColumnKind.Long => new DataField(Name, typeof(long), isNullable: false),
+        OutputColumnKind.Int => new DataField(Name, typeof(int), isNullable: true),
+        OutputColumnKind.Double => new DataField(Name, typeof(double), isNullable: true),
         _ => new DataField(Name, typeof(string), isNullable: true),
     };
 }
@@ -32,13 +32,13 @@ public static class ParquetTable
         {
             switch (columns[c].Kind)
             {
-                case ColumnKind.Long:
+                case OutputColumnKind.Long:
                     await rg.WriteAsync<long>(fields[c], rows.Select(r => (long)r[c]!).ToArray(), cancellationToken: ct);
                     break;
-                case ColumnKind.Int:
+                case OutputColumnKind.Int:
                     await rg.WriteAsync<int>(fields[c], rows.Select(r => (int?)r[c]).ToArray(), cancellationToken: ct);
                     break;
-                case ColumnKind.Double:
+                case OutputColumnKind.Double:
                     await rg.WriteAsync<double>(fields[c], rows.Select(r => (double?)r[c]).ToArray(), cancellationToken: ct);
                     break;
                 default:
@@ -74,10 +74,10 @@ public static class ParquetTable
         foreach (DataField f in reader.Schema.GetDataFields())
         {
             Type t = Nullable.GetUnderlyingType(f.ClrType) ?? f.ClrType;
-            ColumnKind kind = t == typeof(long) ? ColumnKind.Long
-                : t == typeof(int) ? ColumnKind.Int
-                : t == typeof(double) ? ColumnKind.Double
-                : ParquetInput.IsText(f) ? ColumnKind.String
+            OutputColumnKind kind = t == typeof(long) ? OutputColumnKind.Long
+                : t == typeof(int) ? OutputColumnKind.Int
+                : t == typeof(double) ? OutputColumnKind.Double
+                : ParquetInput.IsText(f) ? OutputColumnKind.String
                 : throw new InvalidDataException($"{path}: column '{f.Name}' has type {t.Name}, not one an inference output uses");
             cols.Add(new OutputColumn(f.Name, kind));
         }
@@ -97,28 +97,28 @@ public static class ParquetTable
             DataField f = fields.First(x => x.Name == columns[c].Name);
             switch (columns[c].Kind)
             {
-                case ColumnKind.Long when !f.IsNullable:
+                case OutputColumnKind.Long when !f.IsNullable:
                 {
                     var v = new long[n];
                     await rg.ReadAsync<long>(f, v, cancellationToken: ct);
                     for (int i = 0; i < n; i++) rows[i][c] = v[i];
                     break;
                 }
-                case ColumnKind.Long:
+                case OutputColumnKind.Long:
                 {
                     var v = new long?[n];
                     await rg.ReadAsync<long>(f, v, cancellationToken: ct);
                     for (int i = 0; i < n; i++) rows[i][c] = v[i];
                     break;
                 }
-                case ColumnKind.Int:
+                case OutputColumnKind.Int:
                 {
                     var v = new int?[n];
                     await rg.ReadAsync<int>(f, v, cancellationToken: ct);
                     for (int i = 0; i < n; i++) rows[i][c] = v[i];
                     break;
                 }
-                case ColumnKind.Double:
+                case OutputColumnKind.Double:
                 {
                     var v = new double?[n];
                     await rg.ReadAsync<double>(f, v, cancellationToken: ct);
