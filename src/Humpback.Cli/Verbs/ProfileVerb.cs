@@ -60,6 +60,12 @@ public sealed partial class ProfileVerb : ICommand
     [Option("random-f32", HelpText = "score/generate: without --model, use the random model in f32 instead of Q8_0.")]
     public bool RandomF32 { get; set; }
 
+    [Option("random-shape", HelpText = "score/generate: without --model, the random model's shape as letter+number pairs: d dim, l layers, h heads, k KV heads, f feed-forward, v vocab (default d512-l8-h8-k4-f1536-v4096; e.g. d192-l4-f512-v1536 is the mini run's size).")]
+    public string? RandomShape { get; set; }
+
+    [Option("flash-attention", HelpText = "score/generate: llama.cpp's flash attention in every loop measured (off by default, as in generate and curate).")]
+    public bool FlashAttention { get; set; }
+
     [Option("kv-unified", HelpText = "score/generate: true = one unified KV cache, false = per-sequence streams (default: the engine's choice per workload).")]
     public bool? KvUnified { get; set; }
 
@@ -93,7 +99,9 @@ public sealed partial class ProfileVerb : ICommand
                 Backend = LlamaBackend is string b ? Inference.LlamaBackend.Parse(b) : null,
                 GpuLayers = GpuLayers,
                 KvUnified = KvUnified,
+                FlashAttention = FlashAttention,
                 RandomF32 = RandomF32,
+                RandomShape = RandomShape is string shape ? InferenceProfile.DefaultRandomModel.WithShape(shape) : InferenceProfile.DefaultRandomModel,
             };
         }
         catch (ArgumentException e)

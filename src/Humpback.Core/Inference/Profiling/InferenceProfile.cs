@@ -31,8 +31,12 @@ public sealed record ProfileOptions
     /// <summary>The random model in f32 rather than Q8_0 (4× the bytes per weight: one-token decoding is then
     /// memory-bound, as it is for a 3B model, instead of fitting in the CPU's caches).</summary>
     public bool RandomF32 { get; init; }
+    /// <summary>Shape of the random model when <see cref="ModelPath"/> is null.</summary>
+    public RandomLlamaSpec RandomShape { get; init; } = InferenceProfile.DefaultRandomModel;
     /// <summary>KV layout for the engine and the hand-tuned loop (null: the engine's choice per workload).</summary>
     public bool? KvUnified { get; init; }
+    /// <summary>Flash attention in every loop measured (off by default, as in the engine).</summary>
+    public bool FlashAttention { get; init; }
 }
 
 /// <summary>Measurements of one profile run, with the figures the targets are stated in.</summary>
@@ -114,7 +118,7 @@ public static class InferenceProfile
         int[] prefix = renderer.PrefixTokens;
         var report = NewReport("score", o, description, prefix.Length, rows.Average(r => r.Length));
         var scratch = new float[m.VocabSize];
-        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified };
+        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified, FlashAttention = o.FlashAttention };
 
         // Warm-up (first-touch of weights and buffers), not measured.
         using (var warm = new BatchEngine(m, Engine(1))) warm.Score(prefix, Requests(rows.Take(2)), digits, _ => { });
@@ -167,7 +171,7 @@ public static class InferenceProfile
         int[] prefix = renderer.PrefixTokens;
         var report = NewReport("generate", o, description, prefix.Length, rows.Average(r => r.Length));
         var gen = new GenerationSettings(Temperature: 1f, TopP: 0.9f, TopK: 0, MaxNewTokens: o.MaxNewTokens, Seed: (ulong)o.Seed);
-        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified };
+        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified, FlashAttention = o.FlashAttention };
         IEnumerable<EngineRequest> Requests(IEnumerable<int[]> rs) => rs.Select((t, i) => new EngineRequest { Key = i, Tokens = t, RngKey = (ulong)i });
 
         using (var warm = new BatchEngine(m, Engine(1))) warm.Generate(prefix, Requests(rows.Take(1)), gen with { MaxNewTokens = 4 }, _ => { });
@@ -216,18 +220,18 @@ public static class InferenceProfile
 
     private static LlamaModel Load(ProfileOptions o, out string description)
     {
-        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend, o.RandomF32);
+        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend, o.RandomF32, o.RandomShape);
         LlamaModel m = LlamaModel.Load(path, new ModelLoadOptions(GpuLayers: o.GpuLayers, Backend: o.Backend));
-        description = (o.ModelPath == null ? $"random Llama (dim 512, 8 layers, vocab 4096) {(o.RandomF32 ? "f32" : "Q8_0")} — " : "") + m.Describe();
+        description = (o.ModelPath == null ? $"random Llama {o.RandomShape.ShapeName} {(o.RandomF32 ? "f32" : "Q8_0")} — " : "") + m.Describe();
         return m;
     }
 
     /// <summary>The default profile model: written in f32, quantized to Q8_0 (unless <paramref name="f32"/>), cached by shape.</summary>
-    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null, bool f32 = false)
+    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null, bool f32 = false, RandomLlamaSpec? shape = null)
     {
-        RandomLlamaSpec spec = DefaultRandomModel;
+        RandomLlamaSpec spec = shape ?? DefaultRandomModel;
         Directory.CreateDirectory(cacheDirectory);
-        string q8 = Path.Combine(cacheDirectory, $"random-d{spec.Dim}-l{spec.Layers}-v{spec.VocabSize}-s{spec.Seed}-q8_0.gguf");
+        string q8 = Path.Combine(cacheDirectory, $"random-{spec.ShapeName}-s{spec.Seed}-q8_0.gguf");
         string f32Path = q8.Replace("-q8_0.gguf", "-f32.gguf", StringComparison.Ordinal);
         if (f32)
         {

@@ -31,6 +31,36 @@ public sealed record RandomLlamaSpec(
             return 2L * VocabSize * Dim + Dim + Layers * layer;
         }
     }
+
+    /// <summary>A short name of the shape, e.g. "d512-l8-h8-k4-f1536-v4096" (the inverse of <see cref="WithShape"/>).</summary>
+    public string ShapeName => $"d{Dim}-l{Layers}-h{Heads}-k{KvHeads}-f{FeedForward}-v{VocabSize}";
+
+    /// <summary>This spec with the fields named in <paramref name="shape"/> replaced: dash-separated letter + number
+    /// pairs, d (dim), l (layers), h (heads), k (KV heads), f (feed-forward), v (vocab), e.g. "d192-l4-f512-v1536".</summary>
+    public RandomLlamaSpec WithShape(string shape)
+    {
+        RandomLlamaSpec s = this;
+        foreach (string part in shape.Split('-', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (part.Length < 2 || !int.TryParse(part.AsSpan(1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) || n < 1)
+                throw new ArgumentException($"random model shape '{shape}': '{part}' is not a letter (d, l, h, k, f, v) followed by a positive number");
+            s = char.ToLowerInvariant(part[0]) switch
+            {
+                'd' => s with { Dim = n },
+                'l' => s with { Layers = n },
+                'h' => s with { Heads = n },
+                'k' => s with { KvHeads = n },
+                'f' => s with { FeedForward = n },
+                'v' => s with { VocabSize = n },
+                _ => throw new ArgumentException($"random model shape '{shape}': unknown field '{part[0]}' (d dim, l layers, h heads, k KV heads, f feed-forward, v vocab)"),
+            };
+        }
+        if (s.Dim % s.Heads != 0 || s.Heads % s.KvHeads != 0 || (s.Dim / s.Heads) % 2 != 0)
+            throw new ArgumentException($"random model shape '{shape}': dim {s.Dim} must split into {s.Heads} heads of even size, and heads into {s.KvHeads} KV heads");
+        if (s.Dim % 32 != 0 || s.FeedForward % 32 != 0)
+            throw new ArgumentException($"random model shape '{shape}': dim and feed-forward must be multiples of 32 (Q8_0 blocks)");
+        return s;
+    }
 }
 
 /// <summary>Writes a Llama-architecture GGUF v3 file with random f32 weights and a small Llama-3-style BPE vocabulary,
