@@ -54,6 +54,14 @@ public sealed partial class ProfileVerb
         {
             Console.Error.WriteLine($"profiling a {m.ToString().ToLowerInvariant()} training step ({config.ParameterCount / 1e6:F1}M params, B={Batch}, T={Seq})...");
             TrainProfile p = TrainProfiler.Run(device, config, m, Batch, Seq, ceilings, Steps, recompute: Recompute);
+            if (!NoCrossCheck)
+            {
+                // The same step measured a second way: through the Trainer that `humpback train` runs (data, packing,
+                // clipping, metrics included). The two must agree within 10% or one of them measures something else.
+                Console.Error.WriteLine($"cross-check: the same {m.ToString().ToLowerInvariant()} step through `humpback train`'s Trainer...");
+                var t = Humpback.Training.TrainerThroughput.Measure(config, m, Batch, Seq, Steps, Device, Threads ?? 0, recompute: Recompute);
+                p = p with { TrainerTokensPerSecond = t.Best };
+            }
             profiles.Add(p);
             Console.WriteLine(TrainProfileReport.TrainText(p));
         }
@@ -85,6 +93,8 @@ public static class TrainProfileReport
         sb.AppendLine(CultureInfo.InvariantCulture, $"  SGEMM-bound limit {p.SgemmBoundSeconds * 1000:F0} ms -> {p.ShareOfSgemmBound * 100:F1}% of the limit (MFU vs measured SGEMM)");
         sb.AppendLine(CultureInfo.InvariantCulture, $"  phases: forward {p.Phases.Forward * 1000:F0} ms, backward {p.Phases.Backward * 1000:F0} ms, optimizer {p.Phases.Optimizer * 1000:F0} ms");
         sb.AppendLine(CultureInfo.InvariantCulture, $"  memory: {p.DeviceBytes / 1048576.0:F0} MiB planned on the device, peak RSS {p.PeakRssBytes / 1048576.0:F0} MiB");
+        if (p.TrainerTokensPerSecond is double tt)
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  cross-check: `humpback train` (Trainer) {tt:F0} tokens/s vs {p.TokensPerSecond:F0} here -> ratio {p.CrossCheckRatio:F3} ({(p.CrossCheckAgrees ? "agrees within 10%" : "DISAGREES by more than 10%: a measurement is off, or the machine is busy")})");
         double total = p.Ops.Sum(o => o.Seconds);
         sb.AppendLine("  op                      time ms   share  calls");
         foreach (var (op, s, calls) in p.Ops)
@@ -105,6 +115,7 @@ public static class TrainProfileReport
             sgemm_bound_s = p.SgemmBoundSeconds, share_of_sgemm_bound = p.ShareOfSgemmBound,
             forward_s = p.Phases.Forward, backward_s = p.Phases.Backward, optimizer_s = p.Phases.Optimizer,
             peak_rss_bytes = p.PeakRssBytes, device_bytes = p.DeviceBytes,
+            trainer_tokens_per_s = p.TrainerTokensPerSecond, trainer_ratio = p.CrossCheckRatio,
             ops = p.Ops.Select(o => new { op = o.Op, seconds = o.Seconds, calls = o.Calls }),
         }),
     }, Indented);
@@ -164,8 +175,8 @@ public sealed partial class ProfileVerb
             Console.WriteLine($"wrote {Json}");
         }
         string png = Path.ChangeExtension(Json ?? "profile-kernels.json", ".png");
-        Pipeline.Charts.GroupedBars(png, "Kernels: share of the roofline bound", "% of roofline", rows.Select(r => r.Op).ToList(),
-            [("roofline %", rows.Select(r => r.ShareOfRoofline * 100).ToArray())], width: 1400);
+        Pipeline.Charts.Roofline(png, $"Kernel roofline ({ceilings.Device})", ceilings.GemmGflops, ceilings.BandwidthGBs,
+            rows.Select(r => (r.Op, r.Flops / r.Bytes, r.Gflops)).ToList());
         Console.WriteLine($"chart: {png}");
         return CliHost.ExitOk;
     }

@@ -30,7 +30,7 @@ public sealed partial class ProfileVerb : ICommand
     [Option("model", HelpText = "score/generate: GGUF to measure (default: a cached random ~27M-parameter Q8_0 Llama).")]
     public string? Model { get; set; }
 
-    [Option("parallel", Separator = ',', HelpText = "score/generate: parallel-sequence counts to measure (default 1,4,16,32,64).")]
+    [Option("parallel", Separator = ',', HelpText = "score/generate: parallel-sequence counts to measure (default 1,16,32,64).")]
     public IEnumerable<int>? Parallel { get; set; }
 
     [Option("rows", Default = 64, HelpText = "score/generate: rows per measurement.")]
@@ -66,6 +66,9 @@ public sealed partial class ProfileVerb : ICommand
     [Option("flash-attention", HelpText = "score/generate: llama.cpp's flash attention in every loop measured (off by default, as in generate and curate).")]
     public bool FlashAttention { get; set; }
 
+    [Option("no-cross-check", HelpText = "train/score/generate: skip the second measurement of the same work through the code the CLI runs (`train`'s Trainer, the curate / generate job) that checks the two agree within 10%.")]
+    public bool NoCrossCheck { get; set; }
+
     [Option("kv-unified", HelpText = "score/generate: true = one unified KV cache, false = per-sequence streams (default: the engine's choice per workload).")]
     public bool? KvUnified { get; set; }
 
@@ -81,7 +84,7 @@ public sealed partial class ProfileVerb : ICommand
         ProfileOptions options;
         try
         {
-            int[] parallel = Parallel?.Any() == true ? Parallel.ToArray() : [1, 4, 16, 32, 64];
+            int[] parallel = Parallel?.Any() == true ? Parallel.ToArray() : ProfileOptions.DefaultParallel;
             foreach (int p in parallel)
                 if (p is < 1 or > EngineOptions.MaxSequences) throw new ArgumentException($"--parallel values must be in 1..{EngineOptions.MaxSequences}, got {p}");
             if (Rows < 1 || NaiveRows < 1 || BatchSize < 1 || MaxNewTokens < 1) throw new ArgumentException("--rows, --naive-rows, --batch-size and --max-new-tokens must be ≥ 1");
@@ -100,6 +103,7 @@ public sealed partial class ProfileVerb : ICommand
                 GpuLayers = GpuLayers,
                 KvUnified = KvUnified,
                 FlashAttention = FlashAttention,
+                CrossCheck = !NoCrossCheck,
                 RandomF32 = RandomF32,
                 RandomShape = RandomShape is string shape ? InferenceProfile.DefaultRandomModel.WithShape(shape) : InferenceProfile.DefaultRandomModel,
             };

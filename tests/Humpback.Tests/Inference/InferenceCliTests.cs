@@ -77,5 +77,23 @@ public sealed class InferenceCliTests : IDisposable
         Assert.Contains("hand-tuned", r.Out, StringComparison.Ordinal);
         Assert.Contains("fraction_of_ideal_gain", r.Out, StringComparison.Ordinal);
         Assert.Contains("\"measurements\"", File.ReadAllText(P("p.json")), StringComparison.Ordinal);
+        // The same rows measured a second way, through the curate job, with the ratio of the two.
+        Assert.Contains("curate job", r.Out, StringComparison.Ordinal);
+        Assert.Contains("curate_job_over_engine", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProfileGenerateOnARandomShapeCrossChecksTheJob()
+    {
+        var r = await Run("profile", "generate", "--random-shape", "d64-l2-h4-k2-f128-v1024", "--random-f32", "--parallel", "2", "--rows", "4",
+                          "--naive-rows", "1", "--max-new-tokens", "4", "--batch-size", "128", "--ctx", "256", "--threads", "1");
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("d64-l2-h4-k2-f128-v1024", r.Out, StringComparison.Ordinal);
+        Assert.Contains("generate job", r.Out, StringComparison.Ordinal);
+        Assert.Contains("generate_job_over_engine_P02", r.Out, StringComparison.Ordinal);
+
+        var bad = await Run("profile", "generate", "--random-shape", "d64-x2");
+        Assert.Equal(CliHost.ExitUsage, bad.Code);
+        Assert.Contains("'x'", bad.Err, StringComparison.Ordinal);
     }
 }

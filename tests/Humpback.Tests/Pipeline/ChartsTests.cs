@@ -23,6 +23,11 @@ public class ChartsTests
             Charts.Lines(c, "loss", "step", "loss", [("M0", [1, 2, 3], [3, 2, 1])]);
             Assert.True(IsPng(a) && IsPng(b) && IsPng(c));
             Assert.True(new FileInfo(a).Length > 1000);
+
+            // Roofline: a copy kernel (no FLOPs) has no place on log axes and must not break the plot.
+            string d = Path.Combine(dir, "roofline.png");
+            Charts.Roofline(d, "roofline", 200, 50, [("matmul", 150, 190), ("rmsnorm", 0.5, 20), ("copy", 0, 0)]);
+            Assert.True(IsPng(d) && new FileInfo(d).Length > 1000);
         }
         finally
         {

@@ -11,7 +11,14 @@ public sealed record PhaseTimes(double Forward, double Backward, double Optimize
 public sealed record TrainProfile(
     string Mode, LlamaConfig Config, int Batch, int SeqLen, long Parameters, long TrainableParameters,
     double StepSeconds, double TokensPerSecond, double AchievedGflops, double SgemmBoundSeconds, double ShareOfSgemmBound,
-    PhaseTimes Phases, IReadOnlyList<(string Op, double Seconds, long Calls)> Ops, long PeakRssBytes, long DeviceBytes);
+    PhaseTimes Phases, IReadOnlyList<(string Op, double Seconds, long Calls)> Ops, long PeakRssBytes, long DeviceBytes)
+{
+    /// <summary>Tokens/s of the same step measured through the Trainer (`humpback train`), when cross-checked.</summary>
+    public double? TrainerTokensPerSecond { get; init; }
+    public double? CrossCheckRatio => TrainerTokensPerSecond / TokensPerSecond;
+    /// <summary>The acceptance rule of the profile issue: the two measurements of one step agree within 10%.</summary>
+    public bool CrossCheckAgrees => CrossCheckRatio is double r && Math.Abs(r - 1) <= 0.10;
+}
 
 /// <summary>Runs training steps of a config on random tokens and reports tokens/s, achieved GFLOP/s, the share of the
 /// SGEMM-bound limit (6·params·tokens ÷ measured SGEMM FLOP/s) and a per-phase and per-op breakdown.</summary>

@@ -15,7 +15,9 @@ public sealed record ProfileOptions
     /// <summary>GGUF to measure; null: a random Llama of about 27M parameters (dim 512, 8 layers, vocab 4096), Q8_0,
     /// built once and cached in <see cref="CacheDirectory"/>.</summary>
     public string? ModelPath { get; init; }
-    public IReadOnlyList<int> Parallel { get; init; } = [1, 4, 16, 32, 64];
+    /// <summary>Default sweep: chosen so each profile finishes within 2 minutes on 2 CPU cores.</summary>
+    public static readonly int[] DefaultParallel = [1, 16, 32, 64];
+    public IReadOnlyList<int> Parallel { get; init; } = DefaultParallel;
     /// <summary>Rows per measurement (the naive loop uses fewer when it would take long: its rate does not depend on it).</summary>
     public int Rows { get; init; } = 64;
     public int NaiveRows { get; init; } = 16;
@@ -37,6 +39,9 @@ public sealed record ProfileOptions
     public bool? KvUnified { get; init; }
     /// <summary>Flash attention in every loop measured (off by default, as in the engine).</summary>
     public bool FlashAttention { get; init; }
+    /// <summary>Also run the same rows through the job the CLI runs (`curate` / `generate`: Parquet in and out,
+    /// tokenizing thread, part files, statistics) at the engine's best P, and compare with the engine's figure.</summary>
+    public bool CrossCheck { get; init; } = true;
 }
 
 /// <summary>Measurements of one profile run, with the figures the targets are stated in.</summary>
@@ -110,11 +115,12 @@ public static class InferenceProfile
         int[] digits = Enumerable.Range(1, 5).Select(d => m.SingleToken(d.ToString(CultureInfo.InvariantCulture), false)
             ?? throw new InvalidDataException($"{m.Path}: digit {d} is not one token")).ToArray();
         var rng = new Random(o.Seed);
-        int[][] rows = Enumerable.Range(0, o.Rows).Select(_ => renderer.RowTokens(new Dictionary<string, string>
+        var texts = Enumerable.Range(0, o.Rows).Select(_ => new Dictionary<string, string>
         {
             ["instruction"] = SyntheticText.Sentence(rng, 8, 16) + "?",
             ["output"] = SyntheticText.Paragraph(rng, 60, 100),
-        })).ToArray();
+        }).ToList();
+        int[][] rows = texts.Select(renderer.RowTokens).ToArray();
         int[] prefix = renderer.PrefixTokens;
         var report = NewReport("score", o, description, prefix.Length, rows.Average(r => r.Length));
         var scratch = new float[m.VocabSize];
@@ -123,7 +129,7 @@ public static class InferenceProfile
         // Warm-up (first-touch of weights and buffers), not measured.
         using (var warm = new BatchEngine(m, Engine(1))) warm.Score(prefix, Requests(rows.Take(2)), digits, _ => { });
 
-        int steps = 1 + 2 * o.Parallel.Count, step = 0;
+        int steps = 1 + 2 * o.Parallel.Count + (o.CrossCheck ? 1 : 0), step = 0;
         void Report(string what) => progress?.Report(new ProgressInfo("profile score", ++step, steps, "runs", new Dictionary<string, string> { ["done"] = what }));
         int[][] naiveRows = rows.Take(Math.Min(o.NaiveRows, rows.Length)).ToArray();
         Measurement naive = Baselines.NaiveScore(m, Engine(1), prefix, naiveRows, digits, scratch);
@@ -149,6 +155,18 @@ public static class InferenceProfile
         report.Summary["engine_best_speedup_over_naive"] = speedup;
         report.Summary["engine_best_parallel"] = best.Parallel;
         report.Summary["fraction_of_ideal_gain (target >= 0.85)"] = speedup / ideal;
+        if (o.CrossCheck)
+        {
+            Measurement job = ThroughTheJob(o, m, "curate", texts, best.Parallel, Engine(best.Parallel), (input, output, engine) =>
+                CurateJob.RunAsync(new CurateJobOptions
+                {
+                    ModelPath = m.Path, InputPath = input, OutputPath = output, Engine = engine, ChatFormat = o.ChatFormat,
+                    Backend = o.Backend, GpuLayers = o.GpuLayers, Overwrite = true,
+                }));
+            report.Measurements.Add(job);
+            Report($"curate job P={best.Parallel}");
+            report.Summary[$"curate_job_over_engine_P{best.Parallel:D2} (same rows two ways, target 0.9-1.1)"] = job.RowsPerSecond / best.RowsPerSecond;
+        }
         foreach (int p in o.Parallel)
         {
             double hand = report.Measurements.First(x => x.Method == "hand-tuned" && x.Parallel == p).RowsPerSecond;
@@ -163,11 +181,12 @@ public static class InferenceProfile
         using LlamaModel m = Load(o, out string description);
         var renderer = new PromptRenderer(m, new PromptTemplate("backward", PromptTemplates.BackwardUser), o.ChatFormat);
         var rng = new Random(o.Seed);
-        int[][] rows = Enumerable.Range(0, o.Rows).Select(_ => renderer.RowTokens(new Dictionary<string, string>
+        var texts = Enumerable.Range(0, o.Rows).Select(_ => new Dictionary<string, string>
         {
             // Short texts: the point is decoding many sequences at once, so generation should dominate the prompt.
             ["output"] = SyntheticText.Paragraph(rng, 5, 15),
-        })).ToArray();
+        }).ToList();
+        int[][] rows = texts.Select(renderer.RowTokens).ToArray();
         int[] prefix = renderer.PrefixTokens;
         var report = NewReport("generate", o, description, prefix.Length, rows.Average(r => r.Length));
         var gen = new GenerationSettings(Temperature: 1f, TopP: 0.9f, TopK: 0, MaxNewTokens: o.MaxNewTokens, Seed: (ulong)o.Seed);
@@ -176,7 +195,7 @@ public static class InferenceProfile
 
         using (var warm = new BatchEngine(m, Engine(1))) warm.Generate(prefix, Requests(rows.Take(1)), gen with { MaxNewTokens = 4 }, _ => { });
 
-        int steps = 1 + 2 * o.Parallel.Count, step = 0;
+        int steps = 1 + 2 * o.Parallel.Count + (o.CrossCheck ? 1 : 0), step = 0;
         void Report(string what) => progress?.Report(new ProgressInfo("profile generate", ++step, steps, "runs", new Dictionary<string, string> { ["done"] = what }));
         Measurement naive = Baselines.NaiveGenerate(m, Engine(1), prefix, rows.Take(Math.Min(o.NaiveRows, rows.Length)).ToArray(), gen);
         report.Measurements.Add(naive);
@@ -200,7 +219,46 @@ public static class InferenceProfile
             double eng = report.Measurements.First(x => x.Method == "engine" && x.Parallel == p).GeneratedTokensPerSecond;
             report.Summary[$"engine_over_hand_tuned_P{p:D2}"] = eng / hand;
         }
+        if (o.CrossCheck)
+        {
+            Measurement best = report.Measurements.Where(x => x.Method == "engine").MaxBy(x => x.GeneratedTokensPerSecond)!;
+            var set = Enumerable.Range(0, best.Rows).Select(i => texts[i % texts.Count]).ToList();
+            Measurement job = ThroughTheJob(o, m, "generate", set, best.Parallel, Engine(best.Parallel), (input, output, engine) =>
+                GenerateJob.RunAsync(new GenerateJobOptions
+                {
+                    ModelPath = m.Path, InputPath = input, OutputPath = output, Engine = engine, ChatFormat = o.ChatFormat,
+                    Backend = o.Backend, GpuLayers = o.GpuLayers, Overwrite = true, Template = "backward", Generation = gen,
+                }));
+            report.Measurements.Add(job);
+            Report($"generate job P={best.Parallel}");
+            report.Summary[$"generate_job_over_engine_P{best.Parallel:D2} (same rows two ways, target 0.9-1.1)"] = job.GeneratedTokensPerSecond / best.GeneratedTokensPerSecond;
+        }
         return report;
+    }
+
+    /// <summary>The same rows measured a second way: written to Parquet and run through the job the CLI runs (model
+    /// load, reading and tokenizing thread, part files, output and statistics included, timed on the wall clock).</summary>
+    private static Measurement ThroughTheJob(ProfileOptions o, LlamaModel m, string kind, IReadOnlyList<Dictionary<string, string>> texts, int parallel,
+        EngineOptions engine, Func<string, string, EngineOptions, Task<JobStatistics>> run)
+    {
+        string dir = Directory.CreateTempSubdirectory($"humpback-profile-{kind}-").FullName;
+        try
+        {
+            string[] names = [.. texts[0].Keys];
+            var columns = new List<OutputColumn> { new("id", OutputColumnKind.String) };
+            columns.AddRange(names.Select(n => new OutputColumn(n, OutputColumnKind.String)));
+            var table = texts.Select((t, i) => new object?[] { $"row-{i}" }.Concat(names.Select(n => (object?)t[n])).ToArray()).ToList();
+            string input = Path.Combine(dir, "input.parquet");
+            ParquetTable.WriteFileAsync(input, columns, [table]).GetAwaiter().GetResult();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            JobStatistics stats = run(input, Path.Combine(dir, "output.parquet"), engine).GetAwaiter().GetResult();
+            double seconds = clock.Elapsed.TotalSeconds;
+            return new Measurement($"{kind} job", parallel, (int)stats.Rows, seconds, stats.ThisRun?.TokensDecoded ?? 0, stats.GeneratedTokens);
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } // a temp folder left behind is harmless
+        }
     }
 
     private static IEnumerable<EngineRequest> Requests(IEnumerable<int[]> rows) =>
