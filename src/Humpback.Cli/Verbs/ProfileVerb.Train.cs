@@ -127,13 +127,23 @@ public static class TrainProfileReport
         foreach (string f in files) if (!File.Exists(f)) throw new UsageException($"profile compare: {f} not found");
         using var a = JsonDocument.Parse(File.ReadAllText(files[0]));
         using var b = JsonDocument.Parse(File.ReadAllText(files[1]));
-        Dictionary<string, JsonElement> Index(JsonDocument d) =>
-            d.RootElement.TryGetProperty("profiles", out var ps)
-                ? ps.EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString() ?? "?", p => p)
-                : throw new InvalidDataException("profile JSON has no 'profiles' array");
-        var ia = Index(a);
-        var ib = Index(b);
-        o.WriteLine($"{"profile",-24} {"figure",-24} {"baseline",14} {"candidate",14} {"ratio",8}");
+        // train / kernels files list "profiles" by name; score / generate files list "measurements" (one per method
+        // and P) and a "summary" object of ratios — all three are compared figure by figure.
+        Dictionary<string, JsonElement> Index(JsonDocument d, string file)
+        {
+            JsonElement root = d.RootElement;
+            var index = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            if (root.TryGetProperty("profiles", out var ps))
+                foreach (JsonElement p in ps.EnumerateArray()) index[p.GetProperty("name").GetString() ?? "?"] = p;
+            if (root.TryGetProperty("measurements", out var ms))
+                foreach (JsonElement m in ms.EnumerateArray())
+                    index[$"{m.GetProperty("method").GetString()} P={m.GetProperty("parallel").GetInt32()}"] = m;
+            if (root.TryGetProperty("summary", out var sm) && sm.ValueKind == JsonValueKind.Object) index["summary"] = sm;
+            return index.Count > 0 ? index : throw new InvalidDataException($"{file}: not a profile JSON (no 'profiles' or 'measurements')");
+        }
+        var ia = Index(a, files[0]);
+        var ib = Index(b, files[1]);
+        o.WriteLine($"{"profile",-24} {"figure",-40} {"baseline",14} {"candidate",14} {"ratio",8}");
         foreach (var (name, pa) in ia)
         {
             if (!ib.TryGetValue(name, out var pb)) continue;
@@ -142,7 +152,7 @@ public static class TrainProfileReport
                 if (prop.Value.ValueKind != JsonValueKind.Number || !pb.TryGetProperty(prop.Name, out var vb) || vb.ValueKind != JsonValueKind.Number) continue;
                 double x = prop.Value.GetDouble(), y = vb.GetDouble();
                 string ratio = x != 0 ? (y / x).ToString("F3", CultureInfo.InvariantCulture) : "-";
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-24} {prop.Name,-24} {x,14:G6} {y,14:G6} {ratio,8}"));
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-24} {prop.Name,-40} {x,14:G6} {y,14:G6} {ratio,8}"));
             }
         }
         return CliHost.ExitOk;
