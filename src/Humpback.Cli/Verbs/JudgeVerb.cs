@@ -9,10 +9,12 @@ public sealed class JudgeVerb : EngineVerbOptions, ICommand
     [Option("judge", Required = true, HelpText = "GGUF of the judge model (a third model, e.g. a larger instruct model).")]
     public string Judge { get; set; } = "";
 
-    [Option("a", Required = true, HelpText = "Answers of model a: a `humpback generate` output (columns id, instruction, generation).")]
+    // One-letter long names are not allowed by CommandLineParser, but a one-letter token matches the short name,
+    // so --a, -a and --answers-a all work.
+    [Option('a', "answers-a", Required = true, HelpText = "Answers of model a (--a): a `humpback generate` output (columns id, instruction, generation).")]
     public string A { get; set; } = "";
 
-    [Option("b", Required = true, HelpText = "Answers of model b, joined with a's by id.")]
+    [Option('b', "answers-b", Required = true, HelpText = "Answers of model b (--b), joined with a's by id.")]
     public string B { get; set; } = "";
 
     [Option("name-a", Default = "a", HelpText = "Name of model a in the summary (e.g. m1).")]

@@ -97,11 +97,11 @@ public sealed class JudgeTests : IDisposable
     // ------------------------------------------------------------------ the job on a tiny random judge
 
     /// <summary>A tiny random judge whose merges were learned on the judge prompt, so " A" and " B" are single tokens.</summary>
-    private static readonly Lazy<string> JudgeModel = new(() => WriteModel("judge",
+    internal static readonly Lazy<string> JudgeModel = new(() => WriteModel("judge",
         string.Concat(Enumerable.Repeat(HumpbackPrompts.JudgeRubric + "\nResponse A:\nResponse B:\n" + HumpbackPrompts.JudgeLeadIn + " A\n", 4)) + TinyGguf.Spec.MergeCorpus));
 
     /// <summary>A model of <see cref="TinyGguf"/>'s shape whose BPE merges are learned on <paramref name="corpus"/>.</summary>
-    private static string WriteModel(string name, string corpus)
+    internal static string WriteModel(string name, string corpus)
     {
         string dir = Path.Combine(Path.GetTempPath(), "humpback-tests");
         Directory.CreateDirectory(dir);
@@ -111,10 +111,10 @@ public sealed class JudgeTests : IDisposable
         return path;
     }
 
-    private sealed record AnswerRow(string Id, string? Instruction, string? Generation, string? Error = null);
+    internal sealed record AnswerRow(string Id, string? Instruction, string? Generation, string? Error = null);
 
     /// <summary>A `humpback generate` output as the judge reads it: id, instruction, generation, error.</summary>
-    private static async Task WriteAnswersAsync(string path, IEnumerable<AnswerRow> rows, bool withGeneration = true)
+    internal static async Task WriteAnswersAsync(string path, IEnumerable<AnswerRow> rows, bool withGeneration = true)
     {
         var list = rows.ToList();
         var id = new DataField<string>("id");
@@ -131,7 +131,7 @@ public sealed class JudgeTests : IDisposable
         await g.WriteAsync(error, list.Select(r => r.Error).ToArray()!);
     }
 
-    private static (string Instruction, string Output) Q(int i) => BatchEngineTests.Pairs[i % BatchEngineTests.Pairs.Length];
+    internal static (string Instruction, string Output) Q(int i) => BatchEngineTests.Pairs[i % BatchEngineTests.Pairs.Length];
 
     /// <summary>Model a answers q0..q9 well; model b answers q1..q10 with something else; a's q4 failed.</summary>
     private async Task WriteTwoModelsAsync(int questions = 10)
