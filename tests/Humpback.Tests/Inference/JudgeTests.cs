@@ -184,6 +184,8 @@ public sealed class JudgeTests : IDisposable
             Assert.InRange((double)r["p_first"]!, 0.0, 1.0);
             Assert.InRange((double)r["p_letters_mass"]!, 1e-12, 1.0);
         }
+        // Different prompts, different scores: the orders really show the answers swapped to the judge.
+        Assert.Contains(scored.GroupBy(r => (string)r["id"]!), g => Math.Abs((double)g.First()["p_first"]! - (double)g.Last()["p_first"]!) > 1e-4);
         Assert.Equal("only in a", rows.First(r => (string)r["id"]! == "q0")["skipped"]);
         Assert.Equal("only in b", rows.First(r => (string)r["id"]! == "q10")["skipped"]);
         Assert.Equal("no answer from a", rows.First(r => (string)r["id"]! == "q4")["skipped"]);
