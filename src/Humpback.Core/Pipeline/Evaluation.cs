@@ -215,7 +215,11 @@ public static class Evaluation
             if (JudgeModel != null)
             {
                 sb.AppendLine("## Pairwise judge").AppendLine();
-                sb.AppendLine($"Judge: `{JudgeModel}` (the paper judged with GPT-4 and Claude). It reads a held-out question and two models' greedy answers labelled A and B, and its probabilities of \"A\" and \"B\" after \"The better response is:\" are read. Every pair is judged in both orders; a model wins a question only when both orders prefer it and its mean preference is at least 0.5 + {Judge.FirstOrDefault()?.TieMargin.ToString("0.###", CultureInfo.InvariantCulture) ?? "–"}, otherwise it is a tie. Win rate = (wins + ties / 2) / judged.").AppendLine();
+                string margin = Judge.FirstOrDefault()?.TieMargin.ToString("0.###", CultureInfo.InvariantCulture) ?? "–";
+                sb.Append($"Judge: `{JudgeModel}` (the paper judged with GPT-4 and Claude). It reads a held-out question and two models' greedy ")
+                  .Append("answers labelled A and B; its probabilities of \"A\" and \"B\" after \"The better response is:\" are read. ")
+                  .Append("Every pair is judged in both orders: a model wins a question only when both orders prefer it and its mean preference ")
+                  .AppendLine($"is at least 0.5 + {margin}, otherwise it is a tie. Win rate = (wins + ties / 2) / judged.").AppendLine();
                 sb.AppendLine("| first | second | judged | wins | ties | losses | win rate of first | orders disagree | first-position preference | skipped |");
                 sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
                 foreach (JudgeSummary j in Judge)

@@ -3,9 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Humpback.Data;
 using Humpback.IO;
 using Humpback.Pipeline;
+using Parquet;
 
 namespace Humpback.Inference;
 
@@ -115,31 +115,22 @@ internal static class JudgePairs
     }
 
     /// <summary>An answers file: ids in file order and each id's instruction and answer (null when the generation is
-    /// null, blank or failed). Errors name the model and the file.</summary>
+    /// null, blank or failed). Read whole: answer files hold one row per held-out question, thousands at most. Errors
+    /// name the model and the file.</summary>
     private static async Task<(List<string> Order, Dictionary<string, Answer> ById)> ReadAnswersAsync(string path, string name, CancellationToken ct)
     {
         try
         {
             var order = new List<string>();
             var byId = new Dictionary<string, Answer>(StringComparer.Ordinal);
-            await using ParquetTableReader t = await ParquetTableReader.OpenAsync(path, ct);
-            var id = t.Require("id", ColumnKind.String);
-            var instruction = t.Require("instruction", ColumnKind.String);
-            var generation = t.Require("generation", ColumnKind.String);
-            var error = t.Optional("error", ColumnKind.String);
-            for (int g = 0; g < t.RowGroupCount; g++)
+            await using ParquetInput input = await ParquetInput.OpenAsync(path, ["instruction", "generation", "error"], ["error"], "id", idRequired: true, ct);
+            await foreach (InputRow row in input.ReadAsync(ct: ct))
             {
-                ParquetTableRowGroup rg = t.OpenRowGroup(g);
-                string?[] ids = await rg.ReadStringsAsync(id, ct), ins = await rg.ReadStringsAsync(instruction, ct), gens = await rg.ReadStringsAsync(generation, ct);
-                string?[]? errs = error == null ? null : await rg.ReadStringsAsync(error, ct);
-                for (int i = 0; i < rg.RowCount; i++)
-                {
-                    string key = ids[i] ?? throw new InvalidDataException($"{t.Name}: row {rg.RowOf(i)} has a null id");
-                    string? text = errs?[i] == null && !string.IsNullOrWhiteSpace(gens[i]) ? gens[i]!.Trim() : null;
-                    if (!byId.TryAdd(key, new Answer(ins[i], text)))
-                        throw new InvalidDataException($"{t.Name}: id '{key}' appears twice (an answers file holds one answer per id)");
-                    order.Add(key);
-                }
+                string? instruction = row.Values[0], generation = row.Values[1], error = row.Values[2];
+                string? text = error == null && !string.IsNullOrWhiteSpace(generation) ? generation.Trim() : null;
+                if (!byId.TryAdd(row.Id, new Answer(instruction, text)))
+                    throw new InvalidDataException($"id '{row.Id}' appears twice (an answers file holds one answer per id)");
+                order.Add(row.Id);
             }
             return (order, byId);
         }
@@ -336,35 +327,41 @@ public static class JudgeVerdicts
     /// margin come from the file's footer unless <paramref name="tieMargin"/> overrides the margin.</summary>
     public static async Task<JudgeSummary> SummarizeFileAsync(string path, double? tieMargin = null, CancellationToken ct = default)
     {
-        var rows = new List<JudgeRow>();
-        await using ParquetTableReader t = await ParquetTableReader.OpenAsync(path, ct);
-        IReadOnlyDictionary<string, string> meta = t.CustomMetadata;
-        if (meta.GetValueOrDefault("humpback.kind") != "judge")
-            throw new InvalidDataException($"{t.Name}: not a judge output (humpback.kind is '{meta.GetValueOrDefault("humpback.kind") ?? "absent"}')");
-        var id = t.Require("id", ColumnKind.String);
-        var order = t.Require("order", ColumnKind.String);
-        var first = t.Require("p_first", ColumnKind.Real);
-        var mass = t.Optional("p_letters_mass", ColumnKind.Real);
-        var error = t.Require("error", ColumnKind.String);
-        var skipped = t.Require("skipped", ColumnKind.String);
-        for (int g = 0; g < t.RowGroupCount; g++)
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new FileNotFoundException($"judge output not found: {full}", full);
+        ParquetReader reader;
+        try
         {
-            ParquetTableRowGroup rg = t.OpenRowGroup(g);
-            string?[] ids = await rg.ReadStringsAsync(id, ct), orders = await rg.ReadStringsAsync(order, ct);
-            string?[] errors = await rg.ReadStringsAsync(error, ct), skips = await rg.ReadStringsAsync(skipped, ct);
-            double?[] firsts = await rg.ReadRealsAsync(first, ct);
-            double?[]? masses = mass == null ? null : await rg.ReadRealsAsync(mass, ct);
-            for (int i = 0; i < rg.RowCount; i++)
-                rows.Add(new JudgeRow(ids[i] ?? $"row-{rg.RowOf(i)}", orders[i], firsts[i], masses?[i], errors[i], skips[i]));
+            reader = await ParquetReader.CreateAsync(full, cancellationToken: ct);
         }
-        double margin = tieMargin
-            ?? (double.TryParse(meta.GetValueOrDefault(MetaTieMargin), NumberStyles.Float, CultureInfo.InvariantCulture, out double m) ? m : DefaultTieMargin);
-        JudgeSummary s = Summarize(rows, margin);
-        s.Judge = meta.GetValueOrDefault("humpback.model");
-        s.NameA = meta.GetValueOrDefault(MetaNameA) ?? "a";
-        s.NameB = meta.GetValueOrDefault(MetaNameB) ?? "b";
-        s.AnswersA = meta.GetValueOrDefault(MetaAnswersA);
-        s.AnswersB = meta.GetValueOrDefault(MetaAnswersB);
-        return s;
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{full}: not a readable Parquet file ({e.Message})", e);
+        }
+        await using (reader)
+        {
+            IReadOnlyDictionary<string, string> meta = reader.CustomMetadata;
+            if (meta.GetValueOrDefault("humpback.kind") != "judge")
+                throw new InvalidDataException($"{full}: not a judge output (humpback.kind is '{meta.GetValueOrDefault("humpback.kind") ?? "absent"}')");
+            IReadOnlyList<OutputColumn> all = ParquetTable.ColumnsOf(reader, full);
+            string[] names = ["id", "order", "p_first", "p_letters_mass", "error", "skipped"];
+            OutputColumn[] columns = names.Select(n => all.FirstOrDefault(c => c.Name == n)
+                ?? throw new InvalidDataException($"{full}: no column '{n}' (columns: {string.Join(", ", all.Select(c => c.Name))})")).ToArray();
+            var rows = new List<JudgeRow>();
+            for (int g = 0; g < reader.RowGroupCount; g++)
+            {
+                foreach (object?[] r in await ParquetTable.ReadRowGroupAsync(reader, g, columns, ct))
+                    rows.Add(new JudgeRow((string?)r[0] ?? "", (string?)r[1], (double?)r[2], (double?)r[3], (string?)r[4], (string?)r[5]));
+            }
+            double margin = tieMargin
+                ?? (double.TryParse(meta.GetValueOrDefault(MetaTieMargin), NumberStyles.Float, CultureInfo.InvariantCulture, out double m) ? m : DefaultTieMargin);
+            JudgeSummary s = Summarize(rows, margin);
+            s.Judge = meta.GetValueOrDefault("humpback.model");
+            s.NameA = meta.GetValueOrDefault(MetaNameA) ?? "a";
+            s.NameB = meta.GetValueOrDefault(MetaNameB) ?? "b";
+            s.AnswersA = meta.GetValueOrDefault(MetaAnswersA);
+            s.AnswersB = meta.GetValueOrDefault(MetaAnswersB);
+            return s;
+        }
     }
 }
