@@ -219,8 +219,9 @@ public static class Evaluation
                 sb.Append($"Judge: `{JudgeModel}` (the paper judged with GPT-4 and Claude). It reads a held-out question and two models' greedy ")
                   .Append("answers labelled A and B; its probabilities of \"A\" and \"B\" after \"The better response is:\" are read. ")
                   .Append("Every pair is judged in both orders: a model wins a question only when both orders prefer it and its mean preference ")
-                  .AppendLine($"is at least 0.5 + {margin}, otherwise it is a tie. Win rate = (wins + ties / 2) / judged.").AppendLine();
-                sb.AppendLine("| first | second | judged | wins | ties | losses | win rate of first | orders disagree | first-position preference | skipped |");
+                  .Append($"is at least 0.5 + {margin}, otherwise it is a tie. Win rate = (wins + ties / 2) / judged, for the model of the first column; ")
+                  .AppendLine("a first-position preference far from 0.5 means the judge favours a position, which the two orders cancel.").AppendLine();
+                sb.AppendLine("| model | vs | judged | wins | ties | losses | win rate | orders disagree | first-position preference | skipped |");
                 sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
                 foreach (JudgeSummary j in Judge)
                     sb.AppendLine($"| {j.NameA} | {j.NameB} | {j.Judged} | {j.WinsA} | {j.Ties} | {j.WinsB} | {F(j.WinRateA ?? double.NaN)} | {j.OrdersDisagree} | {F(j.FirstPositionPreference ?? double.NaN)} | {j.Skipped} |");
@@ -257,9 +258,9 @@ public static class Evaluation
                 static double Share(long n, long of) => of == 0 ? 0 : (double)n / of;
                 Charts.GroupedBars(r.PathOf("judge.png"), $"Pairwise judge ({JudgeModel})", "share of judged questions",
                     Judge.Select(j => $"{j.NameA} vs {j.NameB}").ToList(),
-                    [("first wins", Judge.Select(j => Share(j.WinsA, j.Judged)).ToArray()),
-                     ("tie", Judge.Select(j => Share(j.Ties, j.Judged)).ToArray()),
-                     ("second wins", Judge.Select(j => Share(j.WinsB, j.Judged)).ToArray())]);
+                    [("wins", Judge.Select(j => Share(j.WinsA, j.Judged)).ToArray()),
+                     ("ties", Judge.Select(j => Share(j.Ties, j.Judged)).ToArray()),
+                     ("losses", Judge.Select(j => Share(j.WinsB, j.Judged)).ToArray())]);
             }
             if (LossCurves.Count > 0)
                 Charts.Lines(r.PathOf("loss.png"), "Training loss", "step", "loss", LossCurves.Select(kv => (kv.Key, kv.Value.Step, kv.Value.Loss)).ToList(), logY: true);
