@@ -3,29 +3,41 @@ using Humpback.Inference;
 
 namespace Humpback.Cli.Verbs;
 
-/// <summary>Options shared by `generate` and `curate`: model, files, engine, shards, resume.</summary>
-public abstract class InferenceVerbOptions
+/// <summary>Options shared by `generate` and `curate`: the model and one input file, then the engine options.</summary>
+public abstract class InferenceVerbOptions : EngineVerbOptions
 {
     [Option("model", Required = true, HelpText = "GGUF model file.")]
     public string Model { get; set; } = "";
 
-    [Option("lora", HelpText = "LoRA adapter GGUF applied on top of the model.")]
-    public string? Lora { get; set; }
-
-    [Option("lora-scale", Default = 1f, HelpText = "LoRA adapter scale.")]
-    public float LoraScale { get; set; }
-
     [Option("input", Required = true, HelpText = "Input Parquet file.")]
     public string Input { get; set; } = "";
-
-    [Option("out", Required = true, HelpText = "Output Parquet file (work in progress: <out>.parts/, resumed by re-running the same command).")]
-    public string Out { get; set; } = "";
 
     [Option("id-column", HelpText = "Row id column (string or integer). Default: 'id' if present, else the row index.")]
     public string? IdColumn { get; set; }
 
     [Option("keep", Separator = ',', HelpText = "Input columns copied to the output, comma-separated (default: the columns the prompt reads).")]
     public IEnumerable<string>? Keep { get; set; }
+
+    /// <summary>Applies the shared options to a job's options (bad values become usage errors).</summary>
+    protected T Apply<T>(T o) where T : TableJobOptions => ApplyEngine(o) with
+    {
+        IdColumn = IdColumn ?? "id",
+        IdColumnRequired = IdColumn != null,
+        KeepColumns = Keep?.Any() == true ? Keep.ToArray() : null,
+    };
+}
+
+/// <summary>Options shared by every inference verb (generate, curate, judge): output, LoRA, engine, shards, resume.</summary>
+public abstract class EngineVerbOptions
+{
+    [Option("lora", HelpText = "LoRA adapter GGUF applied on top of the model.")]
+    public string? Lora { get; set; }
+
+    [Option("lora-scale", Default = 1f, HelpText = "LoRA adapter scale.")]
+    public float LoraScale { get; set; }
+
+    [Option("out", Required = true, HelpText = "Output Parquet file (work in progress: <out>.parts/, resumed by re-running the same command).")]
+    public string Out { get; set; } = "";
 
     [Option("chat-format", Default = ChatFormat.Llama3, HelpText = "Prompt format: llama3 (chat special tokens), plain (### Instruction / ### Response), none.")]
     public ChatFormat ChatFormat { get; set; }
@@ -63,8 +75,11 @@ public abstract class InferenceVerbOptions
     [Option("shard", Default = "0/1", HelpText = "Process only slice i of N (i/N); merge the N outputs with `humpback merge`.")]
     public string Shard { get; set; } = "0/1";
 
-    [Option("shard-by", Default = "index", HelpText = "Split rows by 'index' (row index mod N) or 'id' (hash of the id).")]
-    public string ShardBy { get; set; } = "index";
+    [Option("shard-by", HelpText = "Split rows by 'index' (row index mod N) or 'id' (hash of the id). Default: index; judge: id (both orders of a question in one shard).")]
+    public string? ShardBy { get; set; }
+
+    /// <summary>The --shard-by rule when none is given.</summary>
+    protected virtual string DefaultShardBy => "index";
 
     [Option("part-rows", Default = 2048, HelpText = "Input rows per part file (the unit of resume).")]
     public int PartRows { get; set; }
@@ -75,18 +90,19 @@ public abstract class InferenceVerbOptions
     [Option("keep-parts", HelpText = "Keep <out>.parts/ after the final file is written.")]
     public bool KeepParts { get; set; }
 
-    /// <summary>Applies the shared options to a job's options (bad values become usage errors).</summary>
-    protected T Apply<T>(T o) where T : InferenceJobOptions
+    /// <summary>Applies the engine options to a job's options (bad values become usage errors).</summary>
+    protected T ApplyEngine<T>(T o) where T : InferenceJobOptions
     {
         try
         {
             LlamaBackend? backend = LlamaBackend is string b ? Inference.LlamaBackend.Parse(b) : null;
             bool gpu = (backend ?? LlamaRuntime.Selected ?? Inference.LlamaBackend.FromEnvironment()).Kind != LlamaBackendKind.Cpu;
-            ShardBy by = ShardBy.ToLowerInvariant() switch
+            string shardBy = ShardBy ?? DefaultShardBy;
+            ShardBy by = shardBy.ToLowerInvariant() switch
             {
                 "index" => Inference.ShardBy.RowIndex,
                 "id" => Inference.ShardBy.IdHash,
-                _ => throw new ArgumentException($"--shard-by must be index or id, got '{ShardBy}'"),
+                _ => throw new ArgumentException($"--shard-by must be index or id, got '{shardBy}'"),
             };
             var engine = new EngineOptions
             {
@@ -105,9 +121,6 @@ public abstract class InferenceVerbOptions
                 LoraScale = LoraScale,
                 Backend = backend,
                 GpuLayers = GpuLayers ?? (gpu ? -1 : 0),
-                IdColumn = IdColumn ?? "id",
-                IdColumnRequired = IdColumn != null,
-                KeepColumns = Keep?.Any() == true ? Keep.ToArray() : null,
                 ChatFormat = ChatFormat,
                 System = System,
                 Engine = engine,

@@ -51,8 +51,11 @@ public sealed class ReproduceVerb : ICommand
         if (File.Exists(report))
         {
             string text = File.ReadAllText(report);
-            int i = text.IndexOf("## The orderings", StringComparison.Ordinal);
-            if (i >= 0) Console.WriteLine(text[i..].Split("\n## ")[0]);
+            foreach (string section in new[] { "## Pairwise judge", "## The orderings" })
+            {
+                int i = text.IndexOf(section, StringComparison.Ordinal);
+                if (i >= 0) Console.WriteLine(text[i..].Split("\n## ")[0]);
+            }
         }
         return Task.FromResult(CliHost.ExitOk);
     }

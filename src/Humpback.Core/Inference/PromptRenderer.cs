@@ -111,7 +111,7 @@ public sealed partial class PromptRenderer
             $"the model {Path.GetFileName(model.Path)} has no '{spelling}' token, which the {format.ToString().ToLowerInvariant()} chat format needs; " +
             "use --chat-format plain (or none) for a model without Llama-3 chat tokens");
 
-    [GeneratedRegex(@"(\{(?:instruction|output|text)\}|<\|[A-Za-z0-9_]+\|>)")]
+    [GeneratedRegex(@"(\{(?:" + PromptTemplate.PlaceholderNames + @")\}|<\|[A-Za-z0-9_]+\|>)")]
     private static partial Regex SplitPattern();
 
     [GeneratedRegex(@"<\|[A-Za-z0-9_]+\|>")]

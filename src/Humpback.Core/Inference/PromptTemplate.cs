@@ -14,10 +14,14 @@ public enum ChatFormat
 }
 
 /// <summary>A prompt template: an optional system message, a user message with placeholders ({instruction},
-/// {output}, {text}) filled from input columns, and text the assistant turn starts with (e.g. "Score: ").</summary>
+/// {output}, {text}, and the judge's {response_a}, {response_b}) filled from input columns, and text the assistant
+/// turn starts with (e.g. "Score: ").</summary>
 public sealed partial class PromptTemplate
 {
-    public static readonly IReadOnlyList<string> KnownPlaceholders = ["instruction", "output", "text"];
+    public static readonly IReadOnlyList<string> KnownPlaceholders = ["instruction", "output", "text", "response_a", "response_b"];
+
+    /// <summary>The placeholder names as a regex alternation (one list for this class and <see cref="PromptRenderer"/>).</summary>
+    internal const string PlaceholderNames = "instruction|output|text|response_a|response_b";
 
     public PromptTemplate(string name, string user, string? system = null, string assistantPrefill = "")
     {
@@ -38,7 +42,7 @@ public sealed partial class PromptTemplate
     /// <summary>Placeholder names in order of first appearance.</summary>
     public IReadOnlyList<string> Placeholders { get; }
 
-    /// <summary>A built-in template (backward, forward, curate, curate-generate) or a template file whose whole
+    /// <summary>A built-in template (backward, forward, curate, curate-generate, judge) or a template file whose whole
     /// content is the user message.</summary>
     public static PromptTemplate Resolve(string nameOrFile, string? system = null)
     {
@@ -48,14 +52,15 @@ public sealed partial class PromptTemplate
             case "forward": return new PromptTemplate("forward", "{instruction}", system ?? PromptTemplates.ForwardSystem);
             case "curate": return PromptTemplates.Curation(logits: true);
             case "curate-generate": return PromptTemplates.Curation(logits: false);
+            case "judge": return PromptTemplates.Judge(system);
         }
         if (!File.Exists(nameOrFile))
-            throw new FileNotFoundException($"template '{nameOrFile}' is neither a built-in (backward, forward, curate, curate-generate) nor an existing file", nameOrFile);
+            throw new FileNotFoundException($"template '{nameOrFile}' is neither a built-in (backward, forward, curate, curate-generate, judge) nor an existing file", nameOrFile);
         string text = File.ReadAllText(nameOrFile);
         return new PromptTemplate(Path.GetFileName(nameOrFile), text.TrimEnd('\n'), system);
     }
 
-    [GeneratedRegex(@"\{(instruction|output|text)\}")]
+    [GeneratedRegex(@"\{(" + PlaceholderNames + @")\}")]
     internal static partial Regex PlaceholderPattern();
 }
 
@@ -89,4 +94,12 @@ public static class PromptTemplates
 
     public static PromptTemplate Curation(bool logits) =>
         new(logits ? "curate" : "curate-generate", CurationUser, null, logits ? ScorePrefill : "");
+
+    /// <summary>The judge's user message: the rubric, then the instruction and the responses shown as A and B.</summary>
+    public const string JudgeUser = HumpbackPrompts.JudgeRubric + "\n\nInstruction:\n{instruction}\n\nResponse A:\n{response_a}\n\nResponse B:\n{response_b}";
+
+    /// <summary>The judge's assistant turn stops at the lead-in, so the next token is " A" or " B".</summary>
+    public const string JudgePrefill = HumpbackPrompts.JudgeLeadIn;
+
+    public static PromptTemplate Judge(string? system = null) => new("judge", JudgeUser, system, JudgePrefill);
 }

@@ -17,7 +17,8 @@ namespace Humpback.Pipeline;
 /// <summary>
 /// `humpback eval` and the last stages of `reproduce`: held-out accuracy per skill (greedy answers through the same
 /// LLamaSharp path as every other generation, checked by the world's checkers), curation precision/recall against
-/// the hidden labels (the paper's Table 7), perplexity on held-out gold, and report.md with PNG charts.
+/// the hidden labels (the paper's Table 7), perplexity on held-out gold, the pairwise judge when one is configured, and
+/// report.md with PNG charts.
 /// </summary>
 public static class Evaluation
 {
@@ -28,6 +29,7 @@ public static class Evaluation
 
     public static string Answers(string model) => $"eval/answers-{model}.parquet";
     public static string PerplexityOut(string model) => $"eval/perplexity-{model}.jsonl";
+    public static string JudgeOut(JudgePair p) => $"eval/judge-{p.A}-vs-{p.B}.parquet";
 
     public static IEnumerable<IStage> Stages(ReproduceConfig c, IReadOnlyList<string> models, IProgress<ProgressInfo>? progress, TextWriter log)
     {
@@ -74,7 +76,38 @@ public static class Evaluation
                 return new() { ["mean_nll"] = mean, ["perplexity"] = Math.Exp(mean) };
             });
         }
+        if (c.Judge.Model is string judge)
+        {
+            foreach (JudgePair p in c.JudgedPairs()) yield return JudgeStage(c, judge, p, progress);
+        }
         yield return ReportStage(c, models, hasEval: true);
+    }
+
+    /// <summary>`humpback judge` on two models' eval answers: one resumable stage per pair.</summary>
+    private static IStage JudgeStage(ReproduceConfig c, string judge, JudgePair p, IProgress<ProgressInfo>? progress)
+    {
+        string format = c.Judge.ChatFormat ?? c.ChatFormat;
+        var config = new { judge = Path.GetFileName(judge), chat_format = format, tie_margin = c.Judge.TieMargin, ctx = c.Judge.ContextPerSequence, version = 1 };
+        return new Stage($"eval-judge-{p.A}-vs-{p.B}", config, [Answers(p.A), Answers(p.B), judge], [JudgeOut(p)], (r, resume, ct) =>
+        {
+            var o = new JudgeJobOptions
+            {
+                ModelPath = r.PathOf(judge), AnswersA = r.PathOf(Answers(p.A)), AnswersB = r.PathOf(Answers(p.B)), OutputPath = r.PathOf(JudgeOut(p)),
+                NameA = p.A, NameB = p.B, TieMargin = c.Judge.TieMargin,
+                ChatFormat = format switch { "plain" => InferenceChat.Plain, "none" => InferenceChat.None, _ => InferenceChat.Llama3 },
+                Engine = new EngineOptions { ParallelSequences = c.Judge.Parallel, SequenceContext = c.Judge.ContextPerSequence },
+                Overwrite = !resume,
+            };
+            JudgeResult res = JudgeJob.RunAsync(o, progress, ct).GetAwaiter().GetResult();
+            Dictionary<string, JsonNode?> m = Reproduce.JobMetrics(res.Statistics);
+            m["judged"] = res.Summary.Judged;
+            m["wins_a"] = res.Summary.WinsA;
+            m["wins_b"] = res.Summary.WinsB;
+            m["ties"] = res.Summary.Ties;
+            m["win_rate_a"] = res.Summary.WinRateA;
+            m["skipped"] = res.Summary.Skipped;
+            return m;
+        });
     }
 
     private static IStage ReportStage(ReproduceConfig c, IReadOnlyList<string> models, bool hasEval)
@@ -82,7 +115,10 @@ public static class Evaluation
         var inputs = new List<string> { Reproduce.Scored, Reproduce.Candidates };
         if (hasEval) inputs.AddRange(models.SelectMany(m => new[] { Answers(m), PerplexityOut(m) }));
         if (c.UsesWorld) inputs.Add($"{Reproduce.WorldDir}/c4-labels.jsonl");
-        return new Stage("report", new { models, select = c.Select, version = 1 }, inputs, [ReportFile, ReportJson], (r, _, _) =>
+        bool judged = hasEval && c.Judge.Model != null;
+        if (judged) inputs.AddRange(c.JudgedPairs().Select(JudgeOut));
+        object? judge = judged ? new { model = Path.GetFileName(c.Judge.Model), pairs = c.JudgedPairs().Select(p => p.ToString()) } : null;
+        return new Stage("report", new { models, select = c.Select, judge, version = 1 }, inputs, [ReportFile, ReportJson], (r, _, _) =>
         {
             Report rep = Build(r, c, models, hasEval);
             rep.Write(r);
@@ -116,6 +152,9 @@ public static class Evaluation
         public int[] ScoreHistogram { get; } = new int[5];
         public Dictionary<string, (double[] Step, double[] Loss)> LossCurves { get; } = [];
         public List<(string Stage, double Seconds)> Timings { get; } = [];
+        /// <summary>The judge's file name (null: no judge) and one summary per compared pair.</summary>
+        public string? JudgeModel { get; set; }
+        public List<JudgeSummary> Judge { get; } = [];
         public bool? M1BeatsM0OnWeb { get; set; }
         public bool? M1BeatsUncurated { get; set; }
         public bool? PrecisionAboveBase { get; set; }
@@ -173,6 +212,21 @@ public static class Evaluation
                 foreach (var (m, p) in Perplexity) sb.AppendLine($"| {m} | {F(p)} |");
                 sb.AppendLine();
             }
+            if (JudgeModel != null)
+            {
+                sb.AppendLine("## Pairwise judge").AppendLine();
+                string margin = Judge.FirstOrDefault()?.TieMargin.ToString("0.###", CultureInfo.InvariantCulture) ?? "–";
+                sb.Append($"Judge: `{JudgeModel}` (the paper judged with GPT-4 and Claude). It reads a held-out question and two models' greedy ")
+                  .Append("answers labelled A and B; its probabilities of \"A\" and \"B\" after \"The better response is:\" are read. ")
+                  .Append("Every pair is judged in both orders: a model wins a question only when both orders prefer it and its mean preference ")
+                  .Append($"is at least 0.5 + {margin}, otherwise it is a tie. Win rate = (wins + ties / 2) / judged, for the model of the first column; ")
+                  .AppendLine("a first-position preference far from 0.5 means the judge favours a position, which the two orders cancel.").AppendLine();
+                sb.AppendLine("| model | vs | judged | wins | ties | losses | win rate | orders disagree | first-position preference | skipped |");
+                sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+                foreach (JudgeSummary j in Judge)
+                    sb.AppendLine($"| {j.NameA} | {j.NameB} | {j.Judged} | {j.WinsA} | {j.Ties} | {j.WinsB} | {F(j.WinRateA ?? double.NaN)} | {j.OrdersDisagree} | {F(j.FirstPositionPreference ?? double.NaN)} | {j.Skipped} |");
+                sb.AppendLine().AppendLine("![pairwise judge](judge.png)").AppendLine();
+            }
             sb.AppendLine("## The orderings the method predicts").AppendLine();
             void Check(string what, bool? ok, string numbers) =>
                 sb.AppendLine($"- {(ok == null ? "n/a" : ok.Value ? "**yes**" : "**no**")} — {what}: {numbers}");
@@ -199,6 +253,15 @@ public static class Evaluation
             }
             if (ScoreHistogram.Sum() > 0)
                 Charts.Histogram(r.PathOf("scores.png"), "Curation scores (argmax)", ["1", "2", "3", "4", "5"], ScoreHistogram.Select(x => (double)x).ToList());
+            if (Judge.Count > 0)
+            {
+                static double Share(long n, long of) => of == 0 ? 0 : (double)n / of;
+                Charts.GroupedBars(r.PathOf("judge.png"), $"Pairwise judge ({JudgeModel})", "share of judged questions",
+                    Judge.Select(j => $"{j.NameA} vs {j.NameB}").ToList(),
+                    [("wins", Judge.Select(j => Share(j.WinsA, j.Judged)).ToArray()),
+                     ("ties", Judge.Select(j => Share(j.Ties, j.Judged)).ToArray()),
+                     ("losses", Judge.Select(j => Share(j.WinsB, j.Judged)).ToArray())]);
+            }
             if (LossCurves.Count > 0)
                 Charts.Lines(r.PathOf("loss.png"), "Training loss", "step", "loss", LossCurves.Select(kv => (kv.Key, kv.Value.Step, kv.Value.Loss)).ToList(), logY: true);
 
@@ -213,6 +276,17 @@ public static class Evaluation
                 m1_beats_m0_on_web_skills = M1BeatsM0OnWeb,
                 m1_beats_uncurated = M1BeatsUncurated,
                 precision_above_base_rate = PrecisionAboveBase,
+                judge = JudgeModel == null ? null : new
+                {
+                    model = JudgeModel,
+                    pairs = Judge.Select(j => new
+                    {
+                        a = j.NameA, b = j.NameB, judged = j.Judged, wins_a = j.WinsA, ties = j.Ties, wins_b = j.WinsB, win_rate_a = j.WinRateA,
+                        mean_preference_a = j.MeanPreferenceA, orders_disagree = j.OrdersDisagree, first_position_preference = j.FirstPositionPreference,
+                        tie_margin = j.TieMargin, skipped = j.Skipped, only_in_a = j.OnlyInA, only_in_b = j.OnlyInB, missing_answer = j.MissingAnswer,
+                        failed = j.Errors,
+                    }),
+                },
             }, new JsonSerializerOptions { WriteIndented = true }));
         }
 
@@ -292,6 +366,12 @@ public static class Evaluation
         {
             rep.M1BeatsM0OnWeb = rep.WebAccuracy("m1") > rep.WebAccuracy("m0");
             if (models.Contains("m1-uncurated")) rep.M1BeatsUncurated = rep.WebAccuracy("m1") > rep.WebAccuracy("m1-uncurated");
+        }
+        if (hasEval && c.Judge.Model is string judge)
+        {
+            rep.JudgeModel = Path.GetFileName(judge);
+            foreach (JudgePair p in c.JudgedPairs())
+                rep.Judge.Add(JudgeVerdicts.SummarizeFileAsync(r.PathOf(JudgeOut(p))).GetAwaiter().GetResult());
         }
         foreach (string name in new[] { "pretrain" }.Concat(models).Append("myx"))
         {

@@ -143,13 +143,11 @@ public sealed class Reproduce
         s.Add(SelectStage("select", Scored, M1Set, curated: true));
         s.Add(TrainStage("train-m1", _c.M1, BasePath, M1Set, ModelDir("m1"), Objective.Sft));
         s.Add(ExportStage("m1"));
-        var models = new List<string> { "m0", "m1" };
         if (_c.Ablations)
         {
             s.Add(SelectStage("select-uncurated", Scored, M1uSet, curated: false, sizeLike: M1Set));
             s.Add(TrainStage("train-m1-uncurated", _c.M1, BasePath, M1uSet, ModelDir("m1-uncurated"), Objective.Sft));
             s.Add(ExportStage("m1-uncurated"));
-            models.Add("m1-uncurated");
         }
         if (_c.M2)
         {
@@ -157,10 +155,20 @@ public sealed class Reproduce
             s.Add(SelectStage("select-m2", ScoredByM1, M2Set, curated: true));
             s.Add(TrainStage("train-m2", _c.M1, BasePath, M2Set, ModelDir("m2"), Objective.Sft));
             s.Add(ExportStage("m2"));
-            models.Add("m2");
         }
-        s.AddRange(Evaluation.Stages(_c, models, _progress, _log));
+        CheckJudgeExists(run, s);
+        s.AddRange(Evaluation.Stages(_c, _c.Models(), _progress, _log));
         return s;
+    }
+
+    /// <summary>The judge must exist before the run starts — or be written by one of its stages (a mini run may judge
+    /// with its own models/m0.gguf) — rather than fail at the end, after hours of training.</summary>
+    private void CheckJudgeExists(RunFolder run, IEnumerable<IStage> earlier)
+    {
+        if (_c.Judge.Model is not string judge) return;
+        string path = Path.GetFullPath(run.PathOf(judge));
+        if (File.Exists(path) || earlier.Any(st => st.Outputs.Any(o => Path.GetFullPath(run.PathOf(o)) == path))) return;
+        throw new FileNotFoundException($"judge.model {judge}: {path} not found (nor written by a stage of this run)", path);
     }
 
     /// <summary>Runs every stage (skipping finished ones); returns the run folder.</summary>

@@ -73,6 +73,41 @@ public sealed record SegmentConfig
     public long MaxSegments { get; init; } = 502_000;
 }
 
+/// <summary>One comparison of the pairwise judge: model <see cref="A"/> against model <see cref="B"/> (names of models
+/// the run trains: m0, m1, m1-uncurated, m2).</summary>
+public sealed record JudgePair(string A, string B)
+{
+    public override string ToString() => $"{A} vs {B}";
+}
+
+/// <summary>
+/// The pairwise judge of the evaluation: a third model compares two models' greedy answers to the held-out questions,
+/// each pair in both orders (`humpback judge`). Off unless <see cref="Model"/> is set. The paper judged with GPT-4 and
+/// Claude; here the judge is any GGUF the user points at — for a real run a larger instruct model than the 3B being
+/// trained (e.g. Llama-3.1-8B-Instruct or Llama-3.3-70B-Instruct quantized). In the mini world a run's own
+/// models/m0.gguf can be named: that exercises the whole path (it is how the test suite covers it), not the quality.
+/// </summary>
+public sealed record JudgeConfig
+{
+    /// <summary>GGUF of the judge, absolute or relative to the run folder; null (the default): no judge stages.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)] // written as null, so a written-out preset shows where it goes
+    public string? Model { get; init; }
+
+    /// <summary>What to compare; null: m1 vs m0, plus m1 vs m1-uncurated with the ablations and m2 vs m1 with M2.</summary>
+    public IReadOnlyList<JudgePair>? Pairs { get; init; }
+
+    /// <summary>The judge's prompt format (llama3, plain, none); null: the run's chat_format.</summary>
+    public string? ChatFormat { get; init; }
+
+    /// <summary>A question is a win only when both orders prefer the same model by at least this much on average.</summary>
+    public double TieMargin { get; init; } = 0.05;
+
+    public int Parallel { get; init; } = 16;
+
+    /// <summary>Tokens per sequence: the rubric, the question and two answers; longer rows are counted as skipped.</summary>
+    public int ContextPerSequence { get; init; } = 2048;
+}
+
 /// <summary>
 /// Everything `humpback reproduce` does, as one JSON document. <c>--preset mini</c> and <c>--preset nothumpback-m1</c>
 /// are two instances; any preset can be written out (<c>--write-config</c>), edited and passed back (<c>--config</c>).
@@ -118,6 +153,8 @@ public sealed record ReproduceConfig
     public int EvalMaxNewTokens { get; init; } = 64;
     public string Device { get; init; } = "cpu";
     public int Threads { get; init; }
+    /// <summary>The pairwise judge of the evaluation (off unless judge.model is set).</summary>
+    public JudgeConfig Judge { get; init; } = new();
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -147,6 +184,13 @@ public sealed record ReproduceConfig
 
     public bool UsesWorld => WorldSeed != null;
 
+    /// <summary>The models this config trains and evaluates, in stage order.</summary>
+    public IReadOnlyList<string> Models() => ["m0", "m1", .. Ablations ? ["m1-uncurated"] : Array.Empty<string>(), .. M2 ? ["m2"] : Array.Empty<string>()];
+
+    /// <summary>The judge's comparisons: <see cref="JudgeConfig.Pairs"/>, or the ones the method predicts an ordering for.</summary>
+    public IReadOnlyList<JudgePair> JudgedPairs() => Judge.Pairs ??
+        [new("m1", "m0"), .. Ablations ? [new JudgePair("m1", "m1-uncurated")] : Array.Empty<JudgePair>(), .. M2 ? [new JudgePair("m2", "m1")] : Array.Empty<JudgePair>()];
+
     public void Validate(string source = "config")
     {
         if (UsesWorld)
@@ -163,6 +207,26 @@ public sealed record ReproduceConfig
         if (ExportType is not ("f32" or "f16" or "q8_0" or "q4_0" or "q4_k_m")) throw new InvalidDataException($"{source}: export_type must be f32, f16, q8_0, q4_0 or q4_k_m (got '{ExportType}')");
         if (Curate.Mode is not ("logits" or "generate")) throw new InvalidDataException($"{source}: curate.mode must be logits or generate (got '{Curate.Mode}')");
         if (Select.Field is not ("expected" or "argmax")) throw new InvalidDataException($"{source}: select.field must be expected or argmax (got '{Select.Field}')");
+        ValidateJudge(source);
+    }
+
+    private void ValidateJudge(string source)
+    {
+        IReadOnlyList<string> trained = Models();
+        foreach (JudgePair p in JudgedPairs())
+        {
+            foreach (string m in new[] { p.A, p.B })
+                if (!trained.Contains(m))
+                    throw new InvalidDataException($"{source}: judge.pairs: '{m}' ({p}) is not a model this run trains ({string.Join(", ", trained)})");
+            if (p.A == p.B) throw new InvalidDataException($"{source}: judge.pairs: {p} compares a model with itself");
+        }
+        if (Judge.ChatFormat is not (null or "llama3" or "plain" or "none"))
+            throw new InvalidDataException($"{source}: judge.chat_format must be llama3, plain or none (got '{Judge.ChatFormat}')");
+        if (!(Judge.TieMargin >= 0 && Judge.TieMargin < 0.5)) throw new InvalidDataException($"{source}: judge.tie_margin must be in [0, 0.5) (got {Judge.TieMargin})");
+        if (Judge.Parallel is < 1 or > 256) throw new InvalidDataException($"{source}: judge.parallel must be in 1..256 (got {Judge.Parallel})");
+        if (Judge.ContextPerSequence < 64) throw new InvalidDataException($"{source}: judge.context_per_sequence must be ≥ 64 (got {Judge.ContextPerSequence})");
+        if (Judge.Model != null && !UsesWorld && string.IsNullOrEmpty(HeldOut))
+            throw new InvalidDataException($"{source}: judge.model is set but there are no held-out questions to answer: set held_out (an SFT file of instructions)");
     }
 
     /// <summary>The built-in world on 2 CPU cores: a ~1.8M-parameter Llama pre-trained from scratch, full fine-tuning
@@ -182,6 +246,8 @@ public sealed record ReproduceConfig
         M1 = new TrainStageConfig { Lr = 2e-3f, FinalLr = 1e-4f, WeightDecay = 0f, BatchSize = 16, MaxSeqLen = 768, Epochs = 5, CheckpointEvery = 0 },
         Augment = new AugmentConfig { Temperature = 0.7f, TopP = 0.9f, MaxNewTokens = 32, Parallel = 32, ContextPerSequence = 256 },
         Curate = new CurateConfig { Mode = "logits", Parallel = 32, ContextPerSequence = 1024 },
+        // No judge by default; set judge.model to a GGUF (e.g. "models/m0.gguf", the run's own seed model) to try the path.
+        Judge = new JudgeConfig { Parallel = 32, ContextPerSequence = 1024 },
         // A5 as the paper defines it (pairs rated 5): the small M0's digit probabilities are not sharp enough for E[score] ≥ 4.5.
         Select = new SelectConfig { MinScore = 5, Field = "argmax", Cap = 16_000 },
         Ablations = true,
@@ -206,7 +272,9 @@ public sealed record ReproduceConfig
 
     /// <summary>notHumpback-M1: Llama-3.2-3B, 3,200 oasst1 seed pairs, 502k C4 `en` entries, 16,000 training pairs,
     /// the paper's hyper-parameters (lr 1e-5 → 9e-6, weight decay 0.1, batch 32 / 8 under 3,000 examples), on a GPU.
-    /// base_model, oasst and c4 must point at the downloaded files (`humpback data download`).</summary>
+    /// base_model, oasst and c4 must point at the downloaded files (`humpback data download`). The pairwise judge is
+    /// off (judge.model null): the paper judged with GPT-4 and Claude; point judge.model at a third model's GGUF — a
+    /// larger instruct model than the 3B trained here — and held_out at the questions to answer to compare M1 with M0.</summary>
     public static ReproduceConfig NotHumpbackM1 => new()
     {
         Preset = "nothumpback-m1",
@@ -224,6 +292,7 @@ public sealed record ReproduceConfig
         Ablations = false,
         ExportType = "q8_0",
         Device = "cuda",
+        Judge = new JudgeConfig { Model = null, Pairs = [new JudgePair("m1", "m0")] },
     };
 
     public static ReproduceConfig FromPreset(string name) => name.ToLowerInvariant() switch

@@ -36,4 +36,25 @@ public static class HumpbackPrompts
     /// <summary>The full curation instruction for one pair (the shared preamble comes first, so it can be
     /// decoded once and shared by every row).</summary>
     public static string CurationInstruction(string instruction, string output) => $"{CurationPreamble}{instruction}\n{output}";
+
+    /// <summary>The pairwise judge of `humpback judge` / eval (ours: the paper judged with GPT-4 and Claude and does
+    /// not print its prompt). A third model reads the instruction and two responses labelled A and B and answers with
+    /// one letter; every pair is judged in both orders, so a preference for a position cancels out.</summary>
+    public const string JudgeRubric =
+        "Below is an instruction from a user and two candidate responses, labelled A and B. Decide which response follows the instruction better: "
+        + "the one that is more helpful, more correct and more relevant to what the user asked. Judge the content only; the order of the responses "
+        + "and their length do not matter. Answer with a single letter: A or B.";
+
+    /// <summary>The assistant turn of the judge starts with this lead-in, so the next token is the verdict letter.
+    /// No trailing space: Llama-3's pre-tokenizer reads "is: A" as ":" then " A", so the letter token carries the
+    /// space (see <see cref="JudgeLetters"/>).</summary>
+    public const string JudgeLeadIn = "The better response is:";
+
+    /// <summary>The two answer tokens after <see cref="JudgeLeadIn"/>, spelled with their leading space.</summary>
+    public static readonly IReadOnlyList<string> JudgeLetters = [" A", " B"];
+
+    /// <summary>The judge's user message for one pair: the rubric (shared by every row), then the instruction and
+    /// the two responses.</summary>
+    public static string JudgeInstruction(string instruction, string responseA, string responseB) =>
+        $"{JudgeRubric}\n\nInstruction:\n{instruction}\n\nResponse A:\n{responseA}\n\nResponse B:\n{responseB}";
 }

@@ -15,7 +15,7 @@ namespace Humpback.Inference;
 public static class GenerateJob
 {
     public static Task<JobStatistics> RunAsync(GenerateJobOptions options, IProgress<ProgressInfo>? progress = null, CancellationToken ct = default) =>
-        InferenceJob.RunAsync(options, new GenerateKind(options), progress, ct);
+        InferenceJob.RunAsync(options, options.Input, new GenerateKind(options), progress, ct);
 }
 
 /// <summary>`humpback curate`: rates each (instruction, output) row with the paper's prompt. Logits mode columns:
@@ -24,7 +24,7 @@ public static class GenerateJob
 public static class CurateJob
 {
     public static Task<JobStatistics> RunAsync(CurateJobOptions options, IProgress<ProgressInfo>? progress = null, CancellationToken ct = default) =>
-        InferenceJob.RunAsync(options, options.Mode == CurateMode.Logits ? new CurateLogitsKind(options) : new CurateGenerateKind(options), progress, ct);
+        InferenceJob.RunAsync(options, options.Input, options.Mode == CurateMode.Logits ? new CurateLogitsKind(options) : new CurateGenerateKind(options), progress, ct);
 }
 
 public static class InferenceJobPaths
@@ -35,6 +35,10 @@ public static class InferenceJobPaths
 
     /// <summary>Where an unfinished run keeps its parts and manifest.</summary>
     public static string PartsPath(string output) => Path.GetFullPath(output) + ".parts";
+
+    /// <summary>"x.parquet" → "x.summary.json": the judge's verdict totals.</summary>
+    public static string SummaryPath(string output) =>
+        (output.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) ? output[..^".parquet".Length] : output) + ".summary.json";
 }
 
 /// <summary>The machinery shared by the jobs. Input is streamed by row groups; rows go through a bounded channel
@@ -51,7 +55,7 @@ internal static class InferenceJob
 
     private readonly record struct Item(RowMeta? Meta, EngineRequest? Request, int Part, int Count);
 
-    public static async Task<JobStatistics> RunAsync(InferenceJobOptions o, JobKind kind, IProgress<ProgressInfo>? progress, CancellationToken ct)
+    public static async Task<JobStatistics> RunAsync(InferenceJobOptions o, JobInput source, JobKind kind, IProgress<ProgressInfo>? progress, CancellationToken ct)
     {
         o.Validate();
         string output = Path.GetFullPath(o.OutputPath);
@@ -61,16 +65,16 @@ internal static class InferenceJob
             if (File.Exists(output)) File.Delete(output);
             if (Directory.Exists(partsDir)) Directory.Delete(partsDir, recursive: true);
         }
-        else if (File.Exists(output) && !Directory.Exists(partsDir))
+        else
         {
-            throw new IOException($"{output} already exists (a finished run); pass --overwrite to redo it");
+            CheckNotFinished(output);
         }
 
         IReadOnlyDictionary<string, string> bindings = kind.Bindings;
         string[] bound = bindings.Values.Distinct().ToArray();
-        string[] keep = (o.KeepColumns ?? bound).Distinct().ToArray();
+        string[] keep = (source.KeepColumns ?? bound).Distinct().ToArray();
         string[] read = bound.Concat(keep).Distinct().ToArray();
-        await using ParquetInput input = await ParquetInput.OpenAsync(o.InputPath, read, o.IdColumn, o.IdColumnRequired, ct);
+        await using ParquetInput input = await ParquetInput.OpenAsync(source.Path, read, source.IdColumn, source.IdColumnRequired, ct);
 
         var columns = new List<OutputColumn> { new("row_index", OutputColumnKind.Long), new("id", OutputColumnKind.String) };
         columns.AddRange(keep.Select(k => new OutputColumn(k, OutputColumnKind.String)));
@@ -87,7 +91,7 @@ internal static class InferenceJob
             Shard = o.Shard.ToString(),
             ShardBy = o.Shard.ByText,
             PartRows = o.PartRows,
-            Fingerprint = Fingerprint(o, kind),
+            Fingerprint = Fingerprint(o, source, kind),
             Model = Path.GetFullPath(o.ModelPath),
             Lora = o.LoraPath is string l ? Path.GetFullPath(l) : null,
         };
@@ -101,7 +105,7 @@ internal static class InferenceJob
         {
             runStats = await DecodeMissingPartsAsync(o, kind, input, bindings, read, keep, columns, store, resumed, progress, ct);
         }
-        await FinaliseAsync(store, output, columns, manifest, stats, ct);
+        await FinaliseAsync(store, output, columns, manifest, kind.Metadata, stats, ct);
         if (runStats != null) stats.ThisRun = RunThroughput.From(runStats, resumed);
         AtomicFile.WriteAllText(StatsPath(output), stats.ToJson());
         if (!o.KeepParts) Directory.Delete(partsDir, recursive: true);
@@ -109,6 +113,13 @@ internal static class InferenceJob
     }
 
     public static string StatsPath(string output) => InferenceJobPaths.StatsPath(output);
+
+    /// <summary>A finished output (no parts folder beside it) is never silently redone.</summary>
+    internal static void CheckNotFinished(string output)
+    {
+        if (File.Exists(output) && !Directory.Exists(InferenceJobPaths.PartsPath(output)))
+            throw new IOException($"{output} already exists (a finished run); pass --overwrite to redo it");
+    }
 
     private static async Task<EngineRunStats> DecodeMissingPartsAsync(
         InferenceJobOptions o, JobKind kind, ParquetInput input, IReadOnlyDictionary<string, string> bindings, string[] read, string[] keep,
@@ -303,10 +314,10 @@ internal static class InferenceJob
 
     /// <summary>Concatenates the parts into the output (row groups of up to 16k rows) and tallies the statistics.</summary>
     private static async Task FinaliseAsync(PartStore store, string output, List<OutputColumn> columns, JobManifest m,
-                                            JobStatistics stats, CancellationToken ct)
+                                            IReadOnlyDictionary<string, string> kindMetadata, JobStatistics stats, CancellationToken ct)
     {
         var layout = new RowLayout(columns);
-        var metadata = new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>(kindMetadata)
         {
             ["humpback.kind"] = m.Kind,
             ["humpback.input"] = m.Input,
@@ -344,15 +355,17 @@ internal static class InferenceJob
 
     /// <summary>A hash of everything that decides the output's content, so a resume never mixes parts of two
     /// configurations. The model and input are identified by path, size and modification time.</summary>
-    private static string Fingerprint(InferenceJobOptions o, JobKind kind)
+    private static string Fingerprint(InferenceJobOptions o, JobInput source, JobKind kind)
     {
-        static string FileId(string? p) => p == null ? "-" : $"{Path.GetFullPath(p)}:{new FileInfo(p).Length}:{File.GetLastWriteTimeUtc(p).Ticks}";
         string text = string.Join("\n",
-            kind.Name, FileId(o.ModelPath), FileId(o.LoraPath), o.LoraScale.ToString("R", CultureInfo.InvariantCulture), FileId(o.InputPath),
+            kind.Name, FileId(o.ModelPath), FileId(o.LoraPath), o.LoraScale.ToString("R", CultureInfo.InvariantCulture), FileId(source.Path),
             PromptRenderer.Wrap(kind.Template, o.ChatFormat), string.Join(",", kind.Bindings.Select(kv => $"{kv.Key}={kv.Value}")),
-            string.Join(",", o.KeepColumns ?? []), o.IdColumn, kind.Settings);
+            string.Join(",", source.KeepColumns ?? []), source.IdColumn, kind.Settings);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
     }
+
+    /// <summary>A file identified by path, size and modification time (what the resume check compares).</summary>
+    internal static string FileId(string? p) => p == null ? "-" : $"{Path.GetFullPath(p)}:{new FileInfo(p).Length}:{File.GetLastWriteTimeUtc(p).Ticks}";
 }
 
 /// <summary>The parts folder's manifest: what the parts were made from (checked on resume) and which are done.</summary>

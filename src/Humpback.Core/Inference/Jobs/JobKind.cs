@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Humpback.Prompts;
 
 namespace Humpback.Inference;
 
@@ -18,6 +19,8 @@ internal abstract class JobKind
     public abstract void Prepare(LlamaModel model);
     public abstract EngineRunStats Run(BatchEngine engine, int[] prefix, IEnumerable<EngineRequest> rows, Action<EngineResult> onResult, CancellationToken ct);
     public abstract object?[] Values(EngineResult r);
+    /// <summary>Extra footer keys of the final output (kept by merge), e.g. what a judge compared.</summary>
+    public virtual IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string>();
 }
 
 internal sealed class GenerateKind(GenerateJobOptions o) : JobKind
@@ -157,4 +160,68 @@ internal sealed partial class CurateGenerateKind(CurateJobOptions o) : JobKind
 
     [GeneratedRegex(@"^Score:\s*([1-5])$")]
     private static partial Regex ScoreLine();
+}
+
+/// <summary>The pairwise judge: after the lead-in "The better response is:", the probabilities of the tokens " A"
+/// and " B". Columns: p_first (P(A) renormalised over the two letters: how much the judge prefers the response shown
+/// first), p_letters_mass (their raw total probability: how sure the judge is that its answer is a letter at all).
+/// Which model was shown first is the row's "order" column (ab or ba); <see cref="JudgeVerdicts"/> joins the two
+/// orders of a question.</summary>
+internal sealed class JudgeKind(JudgeJobOptions o) : JobKind
+{
+    private int[] _letters = [];
+
+    public override string Name => "judge";
+    public override PromptTemplate Template { get; } = o.Template is string t
+        ? CurateLogitsKind.WithPrefill(PromptTemplate.Resolve(t, o.System), PromptTemplates.JudgePrefill)
+        : PromptTemplates.Judge(o.System);
+
+    public override IReadOnlyDictionary<string, string> Bindings
+    {
+        get
+        {
+            // The pairs table's columns carry the placeholders' names.
+            foreach (string needed in JudgePairs.PromptColumns)
+                if (!Template.Placeholders.Contains(needed)) throw new ArgumentException($"judge template '{Template.Name}' must use {{{needed}}}");
+            return Template.Placeholders.ToDictionary(p => p, p => JudgePairs.PromptColumns.Contains(p)
+                ? p : throw new ArgumentException($"judge template '{Template.Name}' uses {{{p}}}; only {{instruction}}, {{response_a}} and {{response_b}} have values"));
+        }
+    }
+
+    public override IReadOnlyList<OutputColumn> ResultColumns { get; } =
+    [
+        new("prompt_tokens", OutputColumnKind.Int), new("p_first", OutputColumnKind.Double), new("p_letters_mass", OutputColumnKind.Double),
+        new("error", OutputColumnKind.String),
+    ];
+
+    public override string Settings => $"letters=[{string.Join("|", HumpbackPrompts.JudgeLetters)}] ctx={o.Engine.SequenceContext}";
+
+    public override IReadOnlyDictionary<string, string> Metadata { get; } = new Dictionary<string, string>
+    {
+        [JudgeVerdicts.MetaAnswersA] = Path.GetFullPath(o.AnswersA),
+        [JudgeVerdicts.MetaAnswersB] = Path.GetFullPath(o.AnswersB),
+        [JudgeVerdicts.MetaNameA] = o.NameA,
+        [JudgeVerdicts.MetaNameB] = o.NameB,
+        [JudgeVerdicts.MetaTieMargin] = o.TieMargin.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    public override void Prepare(LlamaModel model)
+    {
+        _letters = HumpbackPrompts.JudgeLetters.Select(l => model.SingleToken(l, parseSpecial: false)
+            ?? throw new InvalidDataException(
+                $"{model.Path}: '{l}' (the letter after \"{PromptTemplates.JudgePrefill}\", with its leading space) is not a single token in this " +
+                "vocabulary, so this model cannot be read as a judge")).ToArray();
+        if (_letters[0] == _letters[1]) throw new InvalidDataException($"{model.Path}: ' A' and ' B' map to the same token");
+    }
+
+    public override EngineRunStats Run(BatchEngine engine, int[] prefix, IEnumerable<EngineRequest> rows, Action<EngineResult> onResult, CancellationToken ct) =>
+        engine.Score(prefix, rows, _letters, onResult, ct);
+
+    public override object?[] Values(EngineResult r)
+    {
+        if (r.Probabilities is not double[] raw) return [r.PromptTokens, null, null, r.Error];
+        double mass = raw[0] + raw[1];
+        if (!(mass > 0) || !double.IsFinite(mass)) return [r.PromptTokens, null, mass, r.Error ?? "the judge gave the letters A and B no probability"];
+        return [r.PromptTokens, raw[0] / mass, mass, r.Error];
+    }
 }

@@ -1,6 +1,7 @@
 namespace Humpback.Inference;
 
-/// <summary>Options shared by the generate and curate jobs: model, input / output files, engine, sharding, resume.</summary>
+/// <summary>Options shared by every inference job (generate, curate, judge): model, output file, engine, sharding,
+/// resume.</summary>
 public abstract record InferenceJobOptions
 {
     public required string ModelPath { get; init; }
@@ -9,17 +10,8 @@ public abstract record InferenceJobOptions
     public int GpuLayers { get; init; }
     public LlamaBackend? Backend { get; init; }
 
-    public required string InputPath { get; init; }
     /// <summary>The final Parquet file. Work in progress lives beside it in "&lt;out&gt;.parts/" until the run finishes.</summary>
     public required string OutputPath { get; init; }
-
-    /// <summary>Column holding row ids (string or integer). When absent from the file, ids are row indices — unless
-    /// <see cref="IdColumnRequired"/>, in which case that is an error.</summary>
-    public string IdColumn { get; init; } = "id";
-    public bool IdColumnRequired { get; init; }
-
-    /// <summary>Input text columns copied into the output (default: the columns the prompt reads).</summary>
-    public IReadOnlyList<string>? KeepColumns { get; init; }
 
     public EngineOptions Engine { get; init; } = new();
     public ShardSpec Shard { get; init; } = ShardSpec.All;
@@ -46,9 +38,28 @@ public abstract record InferenceJobOptions
     }
 }
 
+/// <summary>A job over the rows of one input Parquet file (generate, curate): one output row per input row.</summary>
+public abstract record TableJobOptions : InferenceJobOptions
+{
+    public required string InputPath { get; init; }
+
+    /// <summary>Column holding row ids (string or integer). When absent from the file, ids are row indices — unless
+    /// <see cref="IdColumnRequired"/>, in which case that is an error.</summary>
+    public string IdColumn { get; init; } = "id";
+    public bool IdColumnRequired { get; init; }
+
+    /// <summary>Input text columns copied into the output (default: the columns the prompt reads).</summary>
+    public IReadOnlyList<string>? KeepColumns { get; init; }
+
+    internal JobInput Input => new(InputPath, IdColumn, IdColumnRequired, KeepColumns);
+}
+
+/// <summary>The input of one job run: the Parquet file, its id column, the columns copied to the output.</summary>
+internal sealed record JobInput(string Path, string IdColumn, bool IdColumnRequired, IReadOnlyList<string>? KeepColumns);
+
 /// <summary>`humpback generate`: a prompt per row from a template, then sampled text (self-augmentation with the
 /// backward template: one instruction per web segment).</summary>
-public sealed record GenerateJobOptions : InferenceJobOptions
+public sealed record GenerateJobOptions : TableJobOptions
 {
     /// <summary>Built-in template name (backward, forward) or a template file.</summary>
     public string Template { get; init; } = "backward";
@@ -78,7 +89,7 @@ public enum CurateMode
 }
 
 /// <summary>`humpback curate`: the seed model rates each (instruction, answer) pair on the paper's 5-point scale.</summary>
-public sealed record CurateJobOptions : InferenceJobOptions
+public sealed record CurateJobOptions : TableJobOptions
 {
     public CurateMode Mode { get; init; } = CurateMode.Logits;
     public string InstructionColumn { get; init; } = "instruction";
@@ -94,5 +105,36 @@ public sealed record CurateJobOptions : InferenceJobOptions
     {
         base.Validate();
         if (Mode == CurateMode.Generate) Generation.Validate();
+    }
+}
+
+/// <summary>`humpback judge`: a third model (<see cref="InferenceJobOptions.ModelPath"/>, the judge) compares two
+/// models' answers to the same instructions, each pair in both orders (A, B) and (B, A).</summary>
+public sealed record JudgeJobOptions : InferenceJobOptions
+{
+    /// <summary>Answers of model a: a `humpback generate` output (columns id, instruction, generation; error if present).</summary>
+    public required string AnswersA { get; init; }
+
+    /// <summary>Answers of model b, same layout; rows are joined with model a's by id.</summary>
+    public required string AnswersB { get; init; }
+
+    /// <summary>Names shown in summaries and reports (e.g. m1, m0).</summary>
+    public string NameA { get; init; } = "a";
+    public string NameB { get; init; } = "b";
+
+    /// <summary>A question is a win only when both orders prefer the same model and its mean preference is at least
+    /// 0.5 + this margin; otherwise it is a tie (see <see cref="JudgeVerdicts.Decide"/>).</summary>
+    public double TieMargin { get; init; } = JudgeVerdicts.DefaultTieMargin;
+
+    /// <summary>A template file replacing the built-in judge prompt (it must use {instruction}, {response_a} and
+    /// {response_b}); the lead-in "The better response is:" is always appended to the assistant turn.</summary>
+    public string? Template { get; init; }
+
+    internal override void Validate()
+    {
+        base.Validate();
+        if (string.IsNullOrWhiteSpace(NameA) || string.IsNullOrWhiteSpace(NameB) || NameA == NameB)
+            throw new ArgumentException($"the two models need two different names (got '{NameA}' and '{NameB}')");
+        if (!(TieMargin >= 0 && TieMargin < 0.5)) throw new ArgumentException($"tie margin must be in [0, 0.5), got {TieMargin}");
     }
 }

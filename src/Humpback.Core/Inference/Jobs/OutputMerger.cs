@@ -6,9 +6,10 @@ namespace Humpback.Inference;
 
 /// <summary>What <see cref="OutputMerger"/> did.</summary>
 /// <param name="Complete">the inputs were every shard of one run and held every input row exactly once</param>
-public sealed record MergeReport(long Rows, int Files, bool Complete, string Coverage, JobStatistics Statistics);
+/// <param name="Judge">for judge outputs: the verdicts over the merged rows (also saved as "&lt;out&gt;.summary.json")</param>
+public sealed record MergeReport(long Rows, int Files, bool Complete, string Coverage, JobStatistics Statistics, JudgeSummary? Judge = null);
 
-/// <summary>`humpback merge`: joins shard outputs of one generate / curate run into one file ordered by the original
+/// <summary>`humpback merge`: joins shard outputs of one generate / curate / judge run into one file ordered by the original
 /// row index, streaming (a k-way merge over the files' row groups, one group per file in memory). Checks: same columns
 /// and run (kind, input, fingerprint) in every file, no row twice; when the files are all shards 0..N−1 of one run,
 /// also no gap (rows 0..input_rows−1 each present, taking into account that each shard holds its own rows only).</summary>
@@ -83,7 +84,14 @@ public static class OutputMerger
             var metadata = new Dictionary<string, string>(first.Metadata) { ["humpback.shard"] = complete ? "0/1" : "partial merge" };
             await ParquetTable.WriteFileAsync(outFull, first.Columns, Merged(), metadata, ct);
             AtomicFile.WriteAllText(InferenceJob.StatsPath(outFull), stats.ToJson());
-            return new MergeReport(rows, sources.Count, complete, coverage, stats);
+            JudgeSummary? judge = null;
+            if (stats.Kind == "judge")
+            {
+                // A question's two orders may sit in different shards (split by index): only the merged file has both.
+                judge = await JudgeVerdicts.SummarizeFileAsync(outFull, ct: ct);
+                AtomicFile.WriteAllText(InferenceJobPaths.SummaryPath(outFull), judge.ToJson());
+            }
+            return new MergeReport(rows, sources.Count, complete, coverage, stats, judge);
         }
         finally
         {

@@ -14,10 +14,10 @@ public sealed record InputRow(long Index, string Id, string?[] Values);
 public sealed class ParquetInput : IAsyncDisposable
 {
     private readonly ParquetReader _reader;
-    private readonly DataField[] _fields;
+    private readonly DataField?[] _fields;
     private readonly DataField? _idField;
 
-    private ParquetInput(string path, ParquetReader reader, DataField[] fields, DataField? idField, long[] groupStarts, long rows)
+    private ParquetInput(string path, ParquetReader reader, DataField?[] fields, DataField? idField, long[] groupStarts, long rows)
     {
         Path = path;
         _reader = reader;
@@ -37,8 +37,13 @@ public sealed class ParquetInput : IAsyncDisposable
     /// <summary>Opens <paramref name="path"/> and checks the columns: each of <paramref name="columns"/> must be a
     /// string column; the id column may be a string or integer column and, unless <paramref name="idRequired"/>, may be
     /// absent (ids are then row indices).</summary>
-    public static async Task<ParquetInput> OpenAsync(string path, IReadOnlyList<string> columns, string? idColumn, bool idRequired,
-                                                     CancellationToken ct = default)
+    public static Task<ParquetInput> OpenAsync(string path, IReadOnlyList<string> columns, string? idColumn, bool idRequired,
+                                               CancellationToken ct = default) =>
+        OpenAsync(path, columns, [], idColumn, idRequired, ct);
+
+    /// <summary>The same, except that the columns in <paramref name="optional"/> may be absent (then read as null).</summary>
+    public static async Task<ParquetInput> OpenAsync(string path, IReadOnlyList<string> columns, IReadOnlyCollection<string> optional,
+                                                     string? idColumn, bool idRequired, CancellationToken ct = default)
     {
         string full = System.IO.Path.GetFullPath(path);
         if (!File.Exists(full)) throw new FileNotFoundException($"input file not found: {full}", full);
@@ -59,9 +64,10 @@ public sealed class ParquetInput : IAsyncDisposable
             DataField Find(string name) =>
                 all.FirstOrDefault(f => f.Name == name)
                 ?? throw new InvalidDataException($"{full}: no column '{name}' (columns: {available})");
-            var fields = new DataField[columns.Count];
+            var fields = new DataField?[columns.Count];
             for (int i = 0; i < columns.Count; i++)
             {
+                if (optional.Contains(columns[i]) && all.All(f => f.Name != columns[i])) continue;
                 DataField f = Find(columns[i]);
                 if (f.IsArray || !IsText(f))
                     throw new InvalidDataException($"{full}: column '{f.Name}' holds {Describe(f)}, expected text (string)");
@@ -116,7 +122,7 @@ public sealed class ParquetInput : IAsyncDisposable
                 for (int c = 0; c < _fields.Length; c++)
                 {
                     columns[c] = new string[n];
-                    await rg.ReadAsync(_fields[c], columns[c], cancellationToken: ct);
+                    if (_fields[c] is DataField f) await rg.ReadAsync(f, columns[c], cancellationToken: ct);
                 }
                 ids = await ReadIdsAsync(rg, first, n, ct);
             }
