@@ -57,8 +57,11 @@ public sealed partial class ProfileVerb : ICommand
     [Option("gpu-layers", Default = 0, HelpText = "score/generate: layers offloaded to the GPU (-1: all).")]
     public int GpuLayers { get; set; }
 
-    [Option("random-f32", HelpText = "score/generate: without --model, use the random model in f32 instead of Q8_0.")]
+    [Option("random-f32", HelpText = "score/generate: short for --random-type f32.")]
     public bool RandomF32 { get; set; }
+
+    [Option("random-type", HelpText = "score/generate: without --model, the random model's GGUF type: q8_0 (default), f32, f16, q4_0.")]
+    public string? RandomType { get; set; }
 
     [Option("random-shape", HelpText = "score/generate: without --model, the random model's shape as letter+number pairs: d dim, l layers, h heads, k KV heads, f feed-forward, v vocab (default d512-l8-h8-k4-f1536-v4096; e.g. d192-l4-f512-v1536 is the mini run's size).")]
     public string? RandomShape { get; set; }
@@ -87,6 +90,8 @@ public sealed partial class ProfileVerb : ICommand
             int[] parallel = Parallel?.Any() == true ? Parallel.ToArray() : ProfileOptions.DefaultParallel;
             foreach (int p in parallel)
                 if (p is < 1 or > EngineOptions.MaxSequences) throw new ArgumentException($"--parallel values must be in 1..{EngineOptions.MaxSequences}, got {p}");
+            if (RandomType != null && !InferenceProfile.RandomTypes.ContainsKey(RandomType))
+                throw new ArgumentException($"--random-type must be one of {string.Join(", ", InferenceProfile.RandomTypes.Keys)} (got '{RandomType}')");
             if (Rows < 1 || NaiveRows < 1 || BatchSize < 1 || MaxNewTokens < 1) throw new ArgumentException("--rows, --naive-rows, --batch-size and --max-new-tokens must be ≥ 1");
             options = new ProfileOptions
             {
@@ -104,7 +109,7 @@ public sealed partial class ProfileVerb : ICommand
                 KvUnified = KvUnified,
                 FlashAttention = FlashAttention,
                 CrossCheck = !NoCrossCheck,
-                RandomF32 = RandomF32,
+                RandomType = RandomF32 ? "f32" : RandomType ?? "q8_0",
                 RandomShape = RandomShape is string shape ? InferenceProfile.DefaultRandomModel.WithShape(shape) : InferenceProfile.DefaultRandomModel,
             };
         }

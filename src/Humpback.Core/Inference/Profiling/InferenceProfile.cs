@@ -30,9 +30,9 @@ public sealed record ProfileOptions
     public LlamaBackend? Backend { get; init; }
     public int GpuLayers { get; init; }
     public int Seed { get; init; } = 1;
-    /// <summary>The random model in f32 rather than Q8_0 (4× the bytes per weight: one-token decoding is then
-    /// memory-bound, as it is for a 3B model, instead of fitting in the CPU's caches).</summary>
-    public bool RandomF32 { get; init; }
+    /// <summary>GGUF type of the random model: q8_0 (default), f32 (4× the bytes per weight: one-token decoding is then
+    /// memory-bound, as it is for a 3B model, instead of fitting in the CPU's caches), f16 or q4_0.</summary>
+    public string RandomType { get; init; } = "q8_0";
     /// <summary>Shape of the random model when <see cref="ModelPath"/> is null.</summary>
     public RandomLlamaSpec RandomShape { get; init; } = InferenceProfile.DefaultRandomModel;
     /// <summary>KV layout for the engine and the hand-tuned loop (null: the engine's choice per workload).</summary>
@@ -278,39 +278,44 @@ public static class InferenceProfile
 
     private static LlamaModel Load(ProfileOptions o, out string description)
     {
-        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend, o.RandomF32, o.RandomShape);
+        string path = o.ModelPath ?? RandomModel(o.CacheDirectory, o.Backend, o.RandomType, o.RandomShape);
         LlamaModel m = LlamaModel.Load(path, new ModelLoadOptions(GpuLayers: o.GpuLayers, Backend: o.Backend));
-        description = (o.ModelPath == null ? $"random Llama {o.RandomShape.ShapeName} {(o.RandomF32 ? "f32" : "Q8_0")} — " : "") + m.Describe();
+        description = (o.ModelPath == null ? $"random Llama {o.RandomShape.ShapeName} {o.RandomType} — " : "") + m.Describe();
         return m;
     }
 
-    /// <summary>The default profile model: written in f32, quantized to Q8_0 (unless <paramref name="f32"/>), cached by shape.</summary>
-    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null, bool f32 = false, RandomLlamaSpec? shape = null)
+    /// <summary>GGUF types the random profile model can be written in (f32 as written, the others quantized by llama.cpp).</summary>
+    public static readonly IReadOnlyDictionary<string, LLamaFtype> RandomTypes = new Dictionary<string, LLamaFtype>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["f32"] = LLamaFtype.ALL_F32, ["f16"] = LLamaFtype.MOSTLY_F16, ["q8_0"] = LLamaFtype.MOSTLY_Q8_0, ["q4_0"] = LLamaFtype.MOSTLY_Q4_0,
+    };
+
+    /// <summary>The profile's random model: written in f32, quantized to <paramref name="type"/> (default Q8_0) unless
+    /// that is f32, and cached by shape and type.</summary>
+    public static string RandomModel(string cacheDirectory, LlamaBackend? backend = null, string type = "q8_0", RandomLlamaSpec? shape = null)
     {
         RandomLlamaSpec spec = shape ?? DefaultRandomModel;
+        if (!RandomTypes.TryGetValue(type, out LLamaFtype ftype))
+            throw new ArgumentException($"random model type '{type}' is not one of {string.Join(", ", RandomTypes.Keys)}");
+        type = type.ToLowerInvariant();
         Directory.CreateDirectory(cacheDirectory);
-        string q8 = Path.Combine(cacheDirectory, $"random-{spec.ShapeName}-s{spec.Seed}-q8_0.gguf");
-        string f32Path = q8.Replace("-q8_0.gguf", "-f32.gguf", StringComparison.Ordinal);
-        if (f32)
+        string path = Path.Combine(cacheDirectory, $"random-{spec.ShapeName}-s{spec.Seed}-{type}.gguf");
+        if (File.Exists(path)) return path;
+        string f32Path = Path.Combine(cacheDirectory, $"random-{spec.ShapeName}-s{spec.Seed}-f32.gguf");
+        if (!File.Exists(f32Path))
         {
-            if (!File.Exists(f32Path))
-            {
-                RandomLlamaGguf.Write(f32Path + ".tmp", spec);
-                File.Move(f32Path + ".tmp", f32Path, overwrite: true);
-            }
-            return f32Path;
+            string tmpF32 = f32Path + $".tmp-{Environment.ProcessId}";
+            RandomLlamaGguf.Write(tmpF32, spec);
+            File.Move(tmpF32, f32Path, overwrite: true);
         }
-        if (File.Exists(q8)) return q8;
-        string source = f32Path + $".tmp-{Environment.ProcessId}";
-        RandomLlamaGguf.Write(source, spec);
+        if (ftype == LLamaFtype.ALL_F32) return f32Path;
         LlamaRuntime.Configure(backend);
         NativeApi.llama_empty_call(); // the quantizer needs the native library resolved first
-        string tmp = q8 + $".tmp-{Environment.ProcessId}";
-        if (!LLamaQuantizer.Quantize(source, tmp, LLamaFtype.MOSTLY_Q8_0, Math.Max(1, Environment.ProcessorCount / 2), true, true))
-            throw new InvalidOperationException($"quantizing {source} to Q8_0 failed");
-        File.Move(tmp, q8, overwrite: true);
-        File.Delete(source);
-        return q8;
+        string tmp = path + $".tmp-{Environment.ProcessId}";
+        if (!LLamaQuantizer.Quantize(f32Path, tmp, ftype, Math.Max(1, Environment.ProcessorCount / 2), true, true))
+            throw new InvalidOperationException($"quantizing {f32Path} to {type} failed");
+        File.Move(tmp, path, overwrite: true);
+        return path;
     }
 
     private static string Machine()
