@@ -95,5 +95,9 @@ public sealed class InferenceCliTests : IDisposable
         var bad = await Run("profile", "generate", "--random-shape", "d64-x2");
         Assert.Equal(CliHost.ExitUsage, bad.Code);
         Assert.Contains("'x'", bad.Err, StringComparison.Ordinal);
+
+        var type = await Run("profile", "generate", "--random-type", "q3_k");
+        Assert.Equal(CliHost.ExitUsage, type.Code);
+        Assert.Contains("--random-type", type.Err, StringComparison.Ordinal);
     }
 }
