@@ -46,13 +46,6 @@ public static class LlamaTensorNames
         "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight",
     ];
 
-    /// <summary>LoRA target short names (PEFT "target_modules") → the module path inside a layer.</summary>
-    public static readonly IReadOnlyDictionary<string, string> LoraTargets = new Dictionary<string, string>
-    {
-        ["q"] = "self_attn.q_proj", ["k"] = "self_attn.k_proj", ["v"] = "self_attn.v_proj", ["o"] = "self_attn.o_proj",
-        ["gate"] = "mlp.gate_proj", ["up"] = "mlp.up_proj", ["down"] = "mlp.down_proj",
-    };
-
     /// <summary>Expected shape of every parameter of a config, row-major ([out, in] for linear weights).</summary>
     public static IEnumerable<(string Name, long[] Shape)> Expected(LlamaConfig c)
     {

@@ -196,7 +196,7 @@ public sealed class LlamaModel : IDisposable
 
     public long TrainableParameterCount => _trainables.Sum(t => ParamSpan(t).Count);
 
-    private static string LoraName(int layer, string target) => LlamaTensorNames.Layer(layer, LlamaTensorNames.LoraTargets[target]);
+    private static string LoraName(int layer, string target) => LlamaTensorNames.Layer(layer, LoraSettings.ModulePath(target));
 
     private (long In, long Out) TargetDims(string target)
     {

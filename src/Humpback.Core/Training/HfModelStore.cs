@@ -25,11 +25,7 @@ public sealed class HfModelStore : IModelStore
 
     public void SaveAdapter(string dir, LoraSettings lora, IReadOnlyDictionary<string, HostTensor> tensors, string baseModelDir)
     {
-        var config = new LoraConfig
-        {
-            Rank = lora.Rank, Alpha = lora.Alpha, BaseModel = Path.GetFullPath(baseModelDir),
-            TargetModules = lora.ResolvedTargets.Select(LoraModules.Normalize).ToList(),
-        };
+        LoraConfig config = lora.ToPeftConfig(Path.GetFullPath(baseModelDir));
         var adapter = new LoraAdapter(config);
         LlamaConfig model = HfConfigJson.Read(Path.Combine(baseModelDir, HfFolder.ConfigFile)).Config;
         for (int l = 0; l < model.NumLayers; l++)
@@ -47,7 +43,7 @@ public sealed class HfModelStore : IModelStore
     {
         LoraAdapter adapter = PeftFolder.Load(dir);
         LoraConfig c = adapter.Config;
-        var settings = new LoraSettings(c.Rank, c.Alpha, c.TargetModules.Select(m => m[..^"_proj".Length]).ToList());
+        LoraSettings settings = LoraSettings.FromPeftConfig(c);
         var tensors = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         foreach (var ((layer, module), pair) in adapter.Weights)
         {

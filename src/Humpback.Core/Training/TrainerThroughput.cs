@@ -42,7 +42,7 @@ public static class TrainerThroughput
             var options = new TrainOptions
             {
                 BaseDir = Path.Combine(dir, "base"), DataPath = data, OutDir = Path.Combine(dir, "out"),
-                Mode = mode, Lora = lora ?? new LoraSettings(16, 32f, ["q", "k", "v", "o", "gate", "up", "down"]),
+                Mode = mode, Lora = lora ?? new LoraSettings(16, 32f, LoraSettings.AllTargets),
                 Objective = Objective.Lm, BatchSize = batch, MaxSeqLen = seqLen, Steps = steps, Shuffle = false,
                 Lr = 1e-5f, CheckpointEvery = 0, KeepCheckpoints = 1, Device = device, Threads = threads, Recompute = recompute,
             };

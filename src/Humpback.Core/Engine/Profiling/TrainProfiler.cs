@@ -35,7 +35,7 @@ public static class TrainProfiler
     public static TrainProfile Run(Device device, LlamaConfig config, TrainMode mode, int batch, int seqLen, MachineCeilings ceilings,
         int steps = 3, LoraSettings? lora = null, bool recompute = false)
     {
-        using var model = new LlamaModel(device, config, mode, batch, seqLen, mode == TrainMode.Lora ? lora ?? new LoraSettings(16, 32f, ["q", "k", "v", "o", "gate", "up", "down"]) : null, recompute);
+        using var model = new LlamaModel(device, config, mode, batch, seqLen, mode == TrainMode.Lora ? lora ?? new LoraSettings(16, 32f, LoraSettings.AllTargets) : null, recompute);
         model.LoadWeights(LlamaInit.Random(config, 1));
         if (mode == TrainMode.Lora) model.InitLora(1);
         var rng = new Random(7);
