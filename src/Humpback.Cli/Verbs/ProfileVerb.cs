@@ -30,7 +30,7 @@ public sealed partial class ProfileVerb : ICommand
     [Option("model", HelpText = "score/generate: GGUF to measure (default: a cached random ~27M-parameter Q8_0 Llama).")]
     public string? Model { get; set; }
 
-    [Option("parallel", Separator = ',', HelpText = "score/generate: parallel-sequence counts to measure (default 1,16,32,64).")]
+    [Option("parallel", Separator = ',', HelpText = "score/generate: parallel-sequence counts to measure (default 1,32,64).")]
     public IEnumerable<int>? Parallel { get; set; }
 
     [Option("rows", Default = 64, HelpText = "score/generate: rows per measurement.")]
