@@ -129,6 +129,21 @@ HB_API hb_status hb_add(hb_context* ctx, float* out, const float* a, const float
 /* x (n) *= alpha */
 HB_API hb_status hb_scale(hb_context* ctx, float* x, float alpha, int64_t n);
 
+/* ---------------------------------------------------------------- bf16 storage
+ * bf16 (bfloat16: the upper 16 bits of an IEEE fp32, stored as uint16_t) holds frozen weights and activations in half
+ * the memory of fp32; every product below accumulates in fp32. f32 -> bf16 rounds to nearest, ties to even; NaN stays
+ * a (quiet) NaN; values beyond the bf16 range round to infinity. bf16 -> f32 is exact. */
+
+/* out (n) = bf16(in (n)) */
+HB_API hb_status hb_convert_f32_to_bf16(hb_context* ctx, uint16_t* out, const float* in, int64_t n);
+/* out (n) = float(in (n)) */
+HB_API hb_status hb_convert_bf16_to_f32(hb_context* ctx, float* out, const uint16_t* in, int64_t n);
+/* hb_matmul with bf16 operands: out (M,N) fp32 = alpha * op(a) @ op(b) + beta * out, with op() as in hb_matmul.
+ * A product of two bf16 values is exact in fp32, so the only rounding is the fp32 accumulation. */
+HB_API hb_status hb_matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b,
+                                int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
+                                float alpha, float beta);
+
 /* ---------------------------------------------------------------- embedding */
 
 /* out (N,C) = wte[tokens[i]]; tokens (N) in [0,V). */

@@ -10,6 +10,17 @@ internal static unsafe partial class NativeMethods
     internal static partial HbStatus Matmul(ContextHandle ctx, nint output, nint a, nint b, long m, long n, long k,
         int transA, int transB, float alpha, float beta);
 
+    // bf16 storage: bf16 buffers hold ushort elements (2 bytes); products accumulate in fp32.
+    [LibraryImport(LibraryName, EntryPoint = "hb_convert_f32_to_bf16")]
+    internal static partial HbStatus ConvertF32ToBf16(ContextHandle ctx, nint output, nint input, long n);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_convert_bf16_to_f32")]
+    internal static partial HbStatus ConvertBf16ToF32(ContextHandle ctx, nint output, nint input, long n);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_matmul_bf16")]
+    internal static partial HbStatus MatmulBf16(ContextHandle ctx, nint output, nint a, nint b, long m, long n, long k,
+        int transA, int transB, float alpha, float beta);
+
     [LibraryImport(LibraryName, EntryPoint = "hb_axpy")]
     internal static partial HbStatus Axpy(ContextHandle ctx, nint y, nint x, float alpha, long n);
 

@@ -147,6 +147,49 @@ TEST_F(CudaParity, MatmulUnalignedOperands) {
     compare("matmul out (offset)", out, gemm_tolerance(K));
 }
 
+// bf16 storage: the conversions share one bit-exact definition (core/bf16.hpp), so they must agree bit for bit;
+// the bf16 GEMM accumulates in fp32 on both sides (tensor cores on the GPU).
+TEST_F(CudaParity, Bf16ConversionsAgreeBitForBit) {
+    std::vector<float> x = uniform(4099, -300.0f, 300.0f);
+    x[0] = INFINITY;
+    x[1] = -0.0f;
+    x[2] = 3.0e38f;  // rounds to infinity
+    x[3] = 1.0e-40f;  // subnormal
+    auto in = upload(x);
+    auto h = upload(std::vector<uint16_t>(x.size(), 0xffff));
+    auto back = poison(x.size());
+    RUN_BOTH(hb_convert_f32_to_bf16(c, h.p[s], in.p[s], (int64_t)x.size()));
+    RUN_BOTH(hb_convert_bf16_to_f32(c, back.p[s], h.p[s], (int64_t)x.size()));
+    const auto h_cpu = download(h, 0), h_gpu = download(h, 1);
+    int mismatches = 0;
+    for (size_t i = 0; i < x.size() && mismatches < 10; i++)
+        if (h_cpu[i] != h_gpu[i]) {
+            ADD_FAILURE() << "bf16 of " << x[i] << ": cpu 0x" << std::hex << h_cpu[i] << ", cuda 0x" << h_gpu[i] << std::dec;
+            mismatches++;
+        }
+    compare("bf16 -> f32", back, {0.0, 0.0});
+}
+
+TEST_F(CudaParity, MatmulBf16) {
+    struct Case {
+        int64_t M, N, K;
+    };
+    for (Case cs : {Case{1, 1, 1}, Case{7, 13, 5}, Case{64, 48, 96}, Case{129, 65, 257}})
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                SCOPED_TRACE(::testing::Message() << "M=" << cs.M << " N=" << cs.N << " K=" << cs.K << " trans_a=" << ta
+                                                  << " trans_b=" << tb);
+                auto a32 = random((size_t)(cs.M * cs.K)), b32 = random((size_t)(cs.K * cs.N));
+                auto a = upload(std::vector<uint16_t>(a32.n)), b = upload(std::vector<uint16_t>(b32.n));
+                RUN_BOTH(hb_convert_f32_to_bf16(c, a.p[s], a32.p[s], (int64_t)a32.n));
+                RUN_BOTH(hb_convert_f32_to_bf16(c, b.p[s], b32.p[s], (int64_t)b32.n));
+                auto out = random((size_t)(cs.M * cs.N));
+                RUN_BOTH(hb_matmul_bf16(c, out.p[s], a.p[s], b.p[s], cs.M, cs.N, cs.K, ta, tb, 0.7f, 0.5f));
+                // Exact products, fp32 sums in different orders: the fp32 GEMM tolerance.
+                compare("matmul_bf16 out", out, {2e-6 * std::sqrt((double)cs.K), 1e-5});
+            }
+}
+
 TEST_F(CudaParity, AxpyAddScale) {
     for (int64_t n : {1, 1000, 100003}) {
         SCOPED_TRACE(::testing::Message() << "n=" << n);

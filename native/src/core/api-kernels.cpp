@@ -30,6 +30,26 @@ HB_API hb_status hb_matmul(hb_context* ctx, float* out, const float* a, const fl
               CALL(matmul, out, a, b, M, N, K, trans_a, trans_b, alpha, beta););
 }
 
+HB_API hb_status hb_convert_f32_to_bf16(hb_context* ctx, uint16_t* out, const float* in, int64_t n) {
+    static const char* FN = "hb_convert_f32_to_bf16";
+    HB_KERNEL(hb_convert_f32_to_bf16, CTX(); PTR(out); PTR(in); POS(n); CALL(convert_f32_to_bf16, out, in, n););
+}
+
+HB_API hb_status hb_convert_bf16_to_f32(hb_context* ctx, float* out, const uint16_t* in, int64_t n) {
+    static const char* FN = "hb_convert_bf16_to_f32";
+    HB_KERNEL(hb_convert_bf16_to_f32, CTX(); PTR(out); PTR(in); POS(n); CALL(convert_bf16_to_f32, out, in, n););
+}
+
+HB_API hb_status hb_matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M,
+                                int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    static const char* FN = "hb_matmul_bf16";
+    HB_KERNEL(hb_matmul_bf16, CTX(); PTR(out); PTR(a); PTR(b); POS(M); POS(N); POS(K);
+              checked_mul(FN, M, N); checked_mul(FN, M, K); checked_mul(FN, K, N);
+              if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1))
+                  throw_error(HB_ERR_INVALID_ARGUMENT, "%s: trans_a and trans_b must be 0 or 1", FN);
+              CALL(matmul_bf16, out, a, b, M, N, K, trans_a, trans_b, alpha, beta););
+}
+
 HB_API hb_status hb_axpy(hb_context* ctx, float* y, const float* x, float alpha, int64_t n) {
     static const char* FN = "hb_axpy";
     HB_KERNEL(hb_axpy, CTX(); PTR(y); PTR(x); POS(n); CALL(axpy, y, x, alpha, n););

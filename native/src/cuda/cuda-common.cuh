@@ -49,9 +49,11 @@ enum class GemmApi { lt, cublas };
 struct LtKey {
     int64_t M, N, K;
     int trans_a, trans_b, align_a, align_b, align_out;
+    int operand_type;  // cudaDataType_t of a and b: fp32, or bf16 for hb_matmul_bf16
     bool operator==(const LtKey& o) const {
         return M == o.M && N == o.N && K == o.K && trans_a == o.trans_a && trans_b == o.trans_b &&
-               align_a == o.align_a && align_b == o.align_b && align_out == o.align_out;
+               align_a == o.align_a && align_b == o.align_b && align_out == o.align_out &&
+               operand_type == o.operand_type;
     }
 };
 struct LtAlgo {

@@ -11,6 +11,12 @@ namespace hb::cuda {
 void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
             int32_t trans_a, int32_t trans_b, float alpha, float beta);
 
+// bf16.cu (matmul_bf16 in matmul.cu)
+void convert_f32_to_bf16(hb_context* ctx, uint16_t* out, const float* in, int64_t n);
+void convert_bf16_to_f32(hb_context* ctx, float* out, const uint16_t* in, int64_t n);
+void matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N, int64_t K,
+                 int32_t trans_a, int32_t trans_b, float alpha, float beta);
+
 // elementwise.cu
 void axpy(hb_context* ctx, float* y, const float* x, float alpha, int64_t n);
 void add(hb_context* ctx, float* out, const float* a, const float* b, int64_t n);

@@ -7,6 +7,9 @@ namespace hb::cuda {
 void register_kernels(hb_backend_ops& ops) {
     ops.matmul = matmul;
     ops.axpy = axpy;
+    ops.convert_f32_to_bf16 = convert_f32_to_bf16;
+    ops.convert_bf16_to_f32 = convert_bf16_to_f32;
+    ops.matmul_bf16 = matmul_bf16;
     ops.add = add;
     ops.scale = scale;
     ops.embedding_forward = embedding_forward;

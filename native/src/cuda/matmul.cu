@@ -7,6 +7,8 @@
 // Compute type (State::matmul_mode, from HB_CUDA_MATMUL): fp32 = CUBLAS_COMPUTE_32F (exact fp32 FMA, no
 // tensor cores); tf32 = CUBLAS_COMPUTE_32F_FAST_TF32; bf16 = CUBLAS_COMPUTE_32F_FAST_16BF. Inputs and
 // outputs stay fp32 in all modes; only the multiplications inside cuBLAS lose precision.
+// hb_matmul_bf16 runs the same code with bf16 operands (CUDA_R_16BF), fp32 output and CUBLAS_COMPUTE_32F
+// accumulation (tensor cores on sm_80+), whatever the mode.
 #include <climits>
 
 #include "cuda-ops.cuh"
@@ -48,30 +50,35 @@ struct LtPref {
     ~LtPref() { if (p) cublasLtMatmulPreferenceDestroy(p); }
 };
 
-void gemm_ex(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
-             int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+// a and b are fp32 (operand_type CUDA_R_32F) or bf16 (CUDA_R_16BF); out is fp32.
+void gemm_ex(hb_context* ctx, float* out, const void* a, const void* b, cudaDataType_t operand_type, int64_t M,
+             int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     State& st = state(ctx);
+    const cublasComputeType_t compute =
+        operand_type == CUDA_R_16BF ? CUBLAS_COMPUTE_32F : compute_type(st.matmul_mode);
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
         throw_error(HB_ERR_UNSUPPORTED, "hb_matmul: cublasGemmEx takes int dimensions (M=%lld N=%lld K=%lld)",
                     (long long)M, (long long)N, (long long)K);
     const ColumnMajorGemm g = column_major_gemm(M, N, K, trans_a, trans_b);
     const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
-    HB_CUBLAS_CHECK(cublasGemmEx(st.cublas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha, b, CUDA_R_32F,
-                                 (int)g.ld_first, a, CUDA_R_32F, (int)g.ld_second, &beta, out, CUDA_R_32F, (int)g.ldc,
-                                 compute_type(st.matmul_mode), CUBLAS_GEMM_DEFAULT));
+    HB_CUBLAS_CHECK(cublasGemmEx(st.cublas, op_first, op_second, (int)g.m, (int)g.n, (int)g.k, &alpha, b, operand_type,
+                                 (int)g.ld_first, a, operand_type, (int)g.ld_second, &beta, out, CUDA_R_32F, (int)g.ldc,
+                                 compute, CUBLAS_GEMM_DEFAULT));
 }
 
 // Returns false when cuBLASLt has no algorithm for this problem (the caller then uses cublasGemmEx).
-bool gemm_lt(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
-             int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+bool gemm_lt(hb_context* ctx, float* out, const void* a, const void* b, cudaDataType_t operand_type, int64_t M,
+             int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     State& st = state(ctx);
+    const cublasComputeType_t compute =
+        operand_type == CUDA_R_16BF ? CUBLAS_COMPUTE_32F : compute_type(st.matmul_mode);
     const ColumnMajorGemm g = column_major_gemm(M, N, K, trans_a, trans_b);
     const cublasOperation_t op_first = g.trans_first ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t op_second = g.trans_second ? CUBLAS_OP_T : CUBLAS_OP_N;
 
     LtDesc desc;
-    HB_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.d, compute_type(st.matmul_mode), CUDA_R_32F));
+    HB_CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc.d, compute, CUDA_R_32F));
     HB_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(desc.d, CUBLASLT_MATMUL_DESC_TRANSA, &op_first, sizeof op_first));
     HB_CUBLAS_CHECK(
@@ -79,14 +86,14 @@ bool gemm_lt(hb_context* ctx, float* out, const float* a, const float* b, int64_
 
     // Layouts take the stored (column-major) shapes: b as cuBLAS' A, a as its B, out as C and D.
     LtLayout lb, la, lc;
-    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb.l, CUDA_R_32F, (uint64_t)g.rows_first, (uint64_t)g.cols_first,
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb.l, operand_type, (uint64_t)g.rows_first, (uint64_t)g.cols_first,
                                                g.ld_first));
-    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la.l, CUDA_R_32F, (uint64_t)g.rows_second, (uint64_t)g.cols_second,
+    HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la.l, operand_type, (uint64_t)g.rows_second, (uint64_t)g.cols_second,
                                                g.ld_second));
     HB_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lc.l, CUDA_R_32F, (uint64_t)g.m, (uint64_t)g.n, g.ldc));
 
     const int align_a = alignment_of(a), align_b = alignment_of(b), align_c = alignment_of(out);
-    const LtKey key{M, N, K, trans_a, trans_b, align_a, align_b, align_c};
+    const LtKey key{M, N, K, trans_a, trans_b, align_a, align_b, align_c, (int)operand_type};
     LtAlgo entry;
     bool cached = false;
     {
@@ -137,9 +144,20 @@ bool gemm_lt(hb_context* ctx, float* out, const float* a, const float* b, int64_
 void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
             int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     set_device(ctx);
-    if (state(ctx).gemm_api == GemmApi::lt && gemm_lt(ctx, out, a, b, M, N, K, trans_a, trans_b, alpha, beta))
+    if (state(ctx).gemm_api == GemmApi::lt &&
+        gemm_lt(ctx, out, a, b, CUDA_R_32F, M, N, K, trans_a, trans_b, alpha, beta))
         return;
-    gemm_ex(ctx, out, a, b, M, N, K, trans_a, trans_b, alpha, beta);
+    gemm_ex(ctx, out, a, b, CUDA_R_32F, M, N, K, trans_a, trans_b, alpha, beta);
+}
+
+// The same with bf16 operands: out (M,N) fp32 = alpha * op(a) @ op(b) + beta * out, fp32 accumulation.
+void matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N, int64_t K,
+                 int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    set_device(ctx);
+    if (state(ctx).gemm_api == GemmApi::lt &&
+        gemm_lt(ctx, out, a, b, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta))
+        return;
+    gemm_ex(ctx, out, a, b, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta);
 }
 
 }  // namespace hb::cuda

@@ -76,6 +76,30 @@ public class InteropTests
         Assert.Equal(src, dst);
     }
 
+    [Fact]
+    public unsafe void Bf16ExportsConvertAndMultiply()
+    {
+        using var ctx = ContextHandle.Create(HbBackendKind.Cpu);
+        // a (2,3) and b (3,2) hold values exact in bf16, so the product is exact too.
+        float[] a = [1f, -2f, 0.5f, 3f, 0.25f, -1f], b = [2f, 1f, -1f, 4f, 8f, -0.5f];
+        using NativeBuffer fa = NativeBuffer.Allocate(ctx, 24), fb = NativeBuffer.Allocate(ctx, 24);
+        using NativeBuffer ha = NativeBuffer.Allocate(ctx, 12), hb = NativeBuffer.Allocate(ctx, 12), outBuf = NativeBuffer.Allocate(ctx, 16);
+        fixed (float* p = a) HbCheck.Check(NativeMethods.CopyToDevice(ctx, fa.Pointer, p, 24));
+        fixed (float* p = b) HbCheck.Check(NativeMethods.CopyToDevice(ctx, fb.Pointer, p, 24));
+        HbCheck.Check(NativeMethods.ConvertF32ToBf16(ctx, ha.Pointer, fa.Pointer, 6));
+        HbCheck.Check(NativeMethods.ConvertF32ToBf16(ctx, hb.Pointer, fb.Pointer, 6));
+        ushort[] bits = new ushort[6];
+        fixed (ushort* p = bits) HbCheck.Check(NativeMethods.CopyToHost(ctx, p, ha.Pointer, 12));
+        Assert.Equal(a.Select(x => (ushort)(BitConverter.SingleToUInt32Bits(x) >> 16)), bits);
+        HbCheck.Check(NativeMethods.MatmulBf16(ctx, outBuf.Pointer, ha.Pointer, hb.Pointer, 2, 2, 3, 0, 0, 1f, 0f));
+        float[] result = new float[4];
+        fixed (float* p = result) HbCheck.Check(NativeMethods.CopyToHost(ctx, p, outBuf.Pointer, 16));
+        Assert.Equal([2f + 2f + 4f, 1f - 8f - 0.25f, 6f - 0.25f - 8f, 3f + 1f + 0.5f], result);
+        var e = Assert.Throws<HumpbackNativeException>(() =>
+            HbCheck.Check(NativeMethods.MatmulBf16(ctx, outBuf.Pointer, ha.Pointer, 0, 2, 2, 3, 0, 0, 1f, 0f)));
+        Assert.Contains("hb_matmul_bf16: b is NULL", e.Message, StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, Type, string, string> Fields() => new()
     {
         { "hb_build_info", typeof(HbBuildInfo), "abi_version", nameof(HbBuildInfo.AbiVersion) },
