@@ -141,23 +141,25 @@ bool gemm_lt(hb_context* ctx, float* out, const void* a, const void* b, cudaData
 
 // out (M,N) = alpha * op(a) (M,K) @ op(b) (K,N) + beta * out. With beta == 0, out is not read (BLAS rule):
 // callers rely on it to overwrite a buffer that may hold anything.
-void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
-            int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+// cuBLASLt first (unless HB_CUDA_GEMM=cublas), cublasGemmEx when Lt has no algorithm for the problem.
+static void gemm(hb_context* ctx, float* out, const void* a, const void* b, cudaDataType_t operand_type, int64_t M,
+                 int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     set_device(ctx);
     if (state(ctx).gemm_api == GemmApi::lt &&
-        gemm_lt(ctx, out, a, b, CUDA_R_32F, M, N, K, trans_a, trans_b, alpha, beta))
+        gemm_lt(ctx, out, a, b, operand_type, M, N, K, trans_a, trans_b, alpha, beta))
         return;
-    gemm_ex(ctx, out, a, b, CUDA_R_32F, M, N, K, trans_a, trans_b, alpha, beta);
+    gemm_ex(ctx, out, a, b, operand_type, M, N, K, trans_a, trans_b, alpha, beta);
+}
+
+void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t M, int64_t N, int64_t K,
+            int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    gemm(ctx, out, a, b, CUDA_R_32F, M, N, K, trans_a, trans_b, alpha, beta);
 }
 
 // The same with bf16 operands: out (M,N) fp32 = alpha * op(a) @ op(b) + beta * out, fp32 accumulation.
 void matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N, int64_t K,
                  int32_t trans_a, int32_t trans_b, float alpha, float beta) {
-    set_device(ctx);
-    if (state(ctx).gemm_api == GemmApi::lt &&
-        gemm_lt(ctx, out, a, b, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta))
-        return;
-    gemm_ex(ctx, out, a, b, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta);
+    gemm(ctx, out, a, b, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta);
 }
 
 }  // namespace hb::cuda

@@ -124,7 +124,7 @@ public static class InferenceProfile
         int[] prefix = renderer.PrefixTokens;
         var report = NewReport("score", o, description, prefix.Length, rows.Average(r => r.Length));
         var scratch = new float[m.VocabSize];
-        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified, FlashAttention = o.FlashAttention };
+        EngineOptions Engine(int p) => EngineFor(o, p);
 
         // Warm-up (first-touch of weights and buffers), not measured.
         using (var warm = new BatchEngine(m, Engine(1))) warm.Score(prefix, Requests(rows.Take(2)), digits, _ => { });
@@ -191,7 +191,7 @@ public static class InferenceProfile
         int[] prefix = renderer.PrefixTokens;
         var report = NewReport("generate", o, description, prefix.Length, rows.Average(r => r.Length));
         var gen = new GenerationSettings(Temperature: 1f, TopP: 0.9f, TopK: 0, MaxNewTokens: o.MaxNewTokens, Seed: (ulong)o.Seed);
-        EngineOptions Engine(int p) => new() { ParallelSequences = p, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads, KvUnified = o.KvUnified, FlashAttention = o.FlashAttention };
+        EngineOptions Engine(int p) => EngineFor(o, p);
         IEnumerable<EngineRequest> Requests(IEnumerable<int[]> rs) => rs.Select((t, i) => new EngineRequest { Key = i, Tokens = t, RngKey = (ulong)i });
 
         using (var warm = new BatchEngine(m, Engine(1))) warm.Generate(prefix, Requests(rows.Take(1)), gen with { MaxNewTokens = 4 }, _ => { });
@@ -265,6 +265,13 @@ public static class InferenceProfile
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } // a temp folder left behind is harmless
         }
     }
+
+    /// <summary>The engine settings every loop of a profile shares, at <paramref name="parallel"/> sequences.</summary>
+    private static EngineOptions EngineFor(ProfileOptions o, int parallel) => new()
+    {
+        ParallelSequences = parallel, BatchSize = o.BatchSize, SequenceContext = o.SequenceContext, Threads = o.Threads,
+        KvUnified = o.KvUnified, FlashAttention = o.FlashAttention,
+    };
 
     private static IEnumerable<EngineRequest> Requests(IEnumerable<int[]> rows) =>
         rows.Select((t, i) => new EngineRequest { Key = i, Tokens = t });
