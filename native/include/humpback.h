@@ -144,6 +144,56 @@ HB_API hb_status hb_matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, 
                                 int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
                                 float alpha, float beta);
 
+/* ---------------------------------------------------------------- bf16 activations (mixed precision)
+ * The variants below are what a bf16 mixed-precision training step needs: the activations a step saves for its
+ * backward (norm outputs, q/k/v, attention output, SwiGLU output) and the frozen weights are bf16; the residual
+ * stream, every gradient, rstd / lse, the trainable (master) weights and the optimizer state stay fp32; every sum
+ * (GEMM, softmax, norm) accumulates in fp32. Each computes exactly what its fp32 twin computes on the widened bf16
+ * inputs, then rounds its bf16 outputs once (the CPU backend is that definition). */
+
+typedef enum hb_dtype {
+    HB_DTYPE_F32 = 0,
+    HB_DTYPE_BF16 = 1
+} hb_dtype;
+
+/* hb_matmul_bf16 where each operand is bf16 (uint16_t) or fp32 (float), as a_type / b_type say; an fp32 operand is
+ * rounded to bf16 first, so the result is hb_matmul_bf16(bf16(a), bf16(b)): what a tensor-core GEMM of an fp32
+ * gradient with a bf16 weight computes. */
+HB_API hb_status hb_matmul_bf16_mixed(hb_context* ctx, float* out, const void* a, hb_dtype a_type, const void* b,
+                                      hb_dtype b_type, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                                      int32_t trans_b, float alpha, float beta);
+/* hb_embedding_forward with a bf16 table: out (N,C) fp32 = float(wte[tokens[i]]). */
+HB_API hb_status hb_embedding_forward_bf16(hb_context* ctx, float* out, const int32_t* tokens, const uint16_t* wte,
+                                           int64_t N, int64_t V, int64_t C);
+/* hb_rmsnorm_forward with a bf16 output: out (N,C) = bf16(inp / rms(inp) * weight); inp, weight, rstd fp32.
+ * The backward is hb_rmsnorm_backward (it reads the fp32 input, not the output). */
+HB_API hb_status hb_rmsnorm_forward_bf16(hb_context* ctx, uint16_t* out, float* rstd, const float* inp,
+                                         const float* weight, int64_t N, int64_t C, float eps);
+/* hb_swiglu_forward with a bf16 output: out (n) = bf16(silu(gate) * up); gate, up fp32. The backward is
+ * hb_swiglu_backward. */
+HB_API hb_status hb_swiglu_forward_bf16(hb_context* ctx, uint16_t* out, const float* gate, const float* up, int64_t n);
+/* hb_attention_forward on bf16 q, k, v, writing a bf16 out; lse (B,H,T) fp32; scores, softmax and the P·V
+ * accumulation in fp32. */
+HB_API hb_status hb_attention_forward_bf16(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q,
+                                           const uint16_t* k, const uint16_t* v, const int32_t* segments, int64_t B,
+                                           int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+/* hb_attention_backward reading bf16 q, k, v, out (as saved by the forward) and fp32 dout, lse; dq, dk, dv fp32
+ * (overwritten). */
+HB_API hb_status hb_attention_backward_bf16(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout,
+                                            const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                                            const uint16_t* out, const float* lse, const int32_t* segments, int64_t B,
+                                            int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+/* hb_cross_entropy_forward with bf16 h (N,C) and w (V,C); the logits accumulate in fp32; losses, lse fp32. */
+HB_API hb_status hb_cross_entropy_forward_bf16(hb_context* ctx, float* losses, float* lse, const uint16_t* h,
+                                               const uint16_t* w, const int32_t* targets, int64_t N, int64_t V,
+                                               int64_t C, int64_t chunk);
+/* hb_cross_entropy_backward with bf16 h and w: dh (N,C) fp32 overwritten, dw (V,C) fp32 += (NULL when frozen).
+ * The logit gradients loss_scale * (softmax - onehot) are rounded to bf16 before the two GEMMs that consume them
+ * (dh = dlogits @ w, dw += dlogits^T @ h), as a tensor-core GEMM needs. */
+HB_API hb_status hb_cross_entropy_backward_bf16(hb_context* ctx, float* dh, float* dw, const uint16_t* h,
+                                                const uint16_t* w, const int32_t* targets, const float* lse,
+                                                float loss_scale, int64_t N, int64_t V, int64_t C, int64_t chunk);
+
 /* ---------------------------------------------------------------- embedding */
 
 /* out (N,C) = wte[tokens[i]]; tokens (N) in [0,V). */

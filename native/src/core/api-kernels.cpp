@@ -227,4 +227,82 @@ HB_API hb_status hb_adamw_update(hb_context* ctx, float* param, const float* gra
               CALL(adamw_update, param, grad, m, v, grad_scale, n, config););
 }
 
+// ---------------------------------------------------------------- bf16 activations (mixed precision)
+
+HB_API hb_status hb_matmul_bf16_mixed(hb_context* ctx, float* out, const void* a, hb_dtype a_type, const void* b,
+                                      hb_dtype b_type, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                                      int32_t trans_b, float alpha, float beta) {
+    static const char* FN = "hb_matmul_bf16_mixed";
+    HB_KERNEL(hb_matmul_bf16_mixed, CTX(); PTR(out); PTR(a); PTR(b); POS(M); POS(N); POS(K);
+              checked_mul(FN, M, N); checked_mul(FN, M, K); checked_mul(FN, K, N);
+              if ((trans_a != 0 && trans_a != 1) || (trans_b != 0 && trans_b != 1))
+                  throw_error(HB_ERR_INVALID_ARGUMENT, "%s: trans_a and trans_b must be 0 or 1", FN);
+              if (a_type != HB_DTYPE_F32 && a_type != HB_DTYPE_BF16)
+                  throw_error(HB_ERR_INVALID_ARGUMENT, "%s: a_type must be HB_DTYPE_F32 or HB_DTYPE_BF16 (got %d)", FN, (int)a_type);
+              if (b_type != HB_DTYPE_F32 && b_type != HB_DTYPE_BF16)
+                  throw_error(HB_ERR_INVALID_ARGUMENT, "%s: b_type must be HB_DTYPE_F32 or HB_DTYPE_BF16 (got %d)", FN, (int)b_type);
+              CALL(matmul_bf16_mixed, out, a, a_type, b, b_type, M, N, K, trans_a, trans_b, alpha, beta););
+}
+
+HB_API hb_status hb_embedding_forward_bf16(hb_context* ctx, float* out, const int32_t* tokens, const uint16_t* wte,
+                                           int64_t N, int64_t V, int64_t C) {
+    static const char* FN = "hb_embedding_forward_bf16";
+    HB_KERNEL(hb_embedding_forward_bf16, CTX(); PTR(out); PTR(tokens); PTR(wte); POS(N); POS(V); POS(C);
+              checked_mul(FN, N, C); checked_mul(FN, V, C); if (V > INT32_MAX) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: V exceeds int32 token ids", FN);
+              CALL(embedding_forward_bf16, out, tokens, wte, N, V, C););
+}
+
+HB_API hb_status hb_rmsnorm_forward_bf16(hb_context* ctx, uint16_t* out, float* rstd, const float* inp,
+                                         const float* weight, int64_t N, int64_t C, float eps) {
+    static const char* FN = "hb_rmsnorm_forward_bf16";
+    HB_KERNEL(hb_rmsnorm_forward_bf16, CTX(); PTR(out); PTR(rstd); PTR(inp); PTR(weight); POS(N); POS(C);
+              checked_mul(FN, N, C);
+              if (!(eps > 0.0f) || !std::isfinite(eps)) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: eps must be a finite value > 0 (got %g)", FN, (double)eps);
+              CALL(rmsnorm_forward_bf16, out, rstd, inp, weight, N, C, eps););
+}
+
+HB_API hb_status hb_swiglu_forward_bf16(hb_context* ctx, uint16_t* out, const float* gate, const float* up, int64_t n) {
+    static const char* FN = "hb_swiglu_forward_bf16";
+    HB_KERNEL(hb_swiglu_forward_bf16, CTX(); PTR(out); PTR(gate); PTR(up); POS(n);
+              CALL(swiglu_forward_bf16, out, gate, up, n););
+}
+
+HB_API hb_status hb_attention_forward_bf16(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q,
+                                           const uint16_t* k, const uint16_t* v, const int32_t* segments, int64_t B,
+                                           int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    static const char* FN = "hb_attention_forward_bf16";
+    HB_KERNEL(hb_attention_forward_bf16, CTX(); PTR(out); PTR(lse); PTR(q); PTR(k); PTR(v);
+              check_attention(FN, B, T, H, KVH, D, scale);
+              CALL(attention_forward_bf16, out, lse, q, k, v, segments, B, T, H, KVH, D, scale););
+}
+
+HB_API hb_status hb_attention_backward_bf16(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout,
+                                            const uint16_t* q, const uint16_t* k, const uint16_t* v,
+                                            const uint16_t* out, const float* lse, const int32_t* segments, int64_t B,
+                                            int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    static const char* FN = "hb_attention_backward_bf16";
+    HB_KERNEL(hb_attention_backward_bf16, CTX(); PTR(dq); PTR(dk); PTR(dv); PTR(dout); PTR(q); PTR(k); PTR(v);
+              PTR(out); PTR(lse); check_attention(FN, B, T, H, KVH, D, scale);
+              CALL(attention_backward_bf16, dq, dk, dv, dout, q, k, v, out, lse, segments, B, T, H, KVH, D, scale););
+}
+
+HB_API hb_status hb_cross_entropy_forward_bf16(hb_context* ctx, float* losses, float* lse, const uint16_t* h,
+                                               const uint16_t* w, const int32_t* targets, int64_t N, int64_t V,
+                                               int64_t C, int64_t chunk) {
+    static const char* FN = "hb_cross_entropy_forward_bf16";
+    HB_KERNEL(hb_cross_entropy_forward_bf16, CTX(); PTR(losses); PTR(lse); PTR(h); PTR(w); PTR(targets); POS(N);
+              POS(V); POS(C); NONNEG(chunk); checked_mul(FN, N, C); checked_mul(FN, V, C);
+              CALL(cross_entropy_forward_bf16, losses, lse, h, w, targets, N, V, C, chunk););
+}
+
+HB_API hb_status hb_cross_entropy_backward_bf16(hb_context* ctx, float* dh, float* dw, const uint16_t* h,
+                                                const uint16_t* w, const int32_t* targets, const float* lse,
+                                                float loss_scale, int64_t N, int64_t V, int64_t C, int64_t chunk) {
+    static const char* FN = "hb_cross_entropy_backward_bf16";
+    HB_KERNEL(hb_cross_entropy_backward_bf16, CTX(); PTR(dh); PTR(h); PTR(w); PTR(targets); PTR(lse); POS(N);
+              POS(V); POS(C); NONNEG(chunk); checked_mul(FN, N, C); checked_mul(FN, V, C);
+              if (!std::isfinite(loss_scale)) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: loss_scale must be finite", FN);
+              CALL(cross_entropy_backward_bf16, dh, dw, h, w, targets, lse, loss_scale, N, V, C, chunk););
+}
+
 }  // extern "C"

@@ -30,6 +30,28 @@ struct hb_backend_ops {
     void (*convert_bf16_to_f32)(hb_context* ctx, float* out, const uint16_t* in, int64_t n);
     void (*matmul_bf16)(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N,
                         int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta);
+    // bf16 activations (mixed precision)
+    void (*matmul_bf16_mixed)(hb_context* ctx, float* out, const void* a, hb_dtype a_type, const void* b,
+                              hb_dtype b_type, int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b,
+                              float alpha, float beta);
+    void (*embedding_forward_bf16)(hb_context* ctx, float* out, const int32_t* tokens, const uint16_t* wte, int64_t N,
+                                   int64_t V, int64_t C);
+    void (*rmsnorm_forward_bf16)(hb_context* ctx, uint16_t* out, float* rstd, const float* inp, const float* weight,
+                                 int64_t N, int64_t C, float eps);
+    void (*swiglu_forward_bf16)(hb_context* ctx, uint16_t* out, const float* gate, const float* up, int64_t n);
+    void (*attention_forward_bf16)(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k,
+                                   const uint16_t* v, const int32_t* segments, int64_t B, int64_t T, int64_t H,
+                                   int64_t KVH, int64_t D, float scale);
+    void (*attention_backward_bf16)(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout,
+                                    const uint16_t* q, const uint16_t* k, const uint16_t* v, const uint16_t* out,
+                                    const float* lse, const int32_t* segments, int64_t B, int64_t T, int64_t H,
+                                    int64_t KVH, int64_t D, float scale);
+    void (*cross_entropy_forward_bf16)(hb_context* ctx, float* losses, float* lse, const uint16_t* h,
+                                       const uint16_t* w, const int32_t* targets, int64_t N, int64_t V, int64_t C,
+                                       int64_t chunk);
+    void (*cross_entropy_backward_bf16)(hb_context* ctx, float* dh, float* dw, const uint16_t* h, const uint16_t* w,
+                                        const int32_t* targets, const float* lse, float loss_scale, int64_t N,
+                                        int64_t V, int64_t C, int64_t chunk);
     void (*add)(hb_context* ctx, float* out, const float* a, const float* b, int64_t n);
     void (*scale)(hb_context* ctx, float* x, float alpha, int64_t n);
 
