@@ -21,6 +21,36 @@ internal static unsafe partial class NativeMethods
     internal static partial HbStatus MatmulBf16(ContextHandle ctx, nint output, nint a, nint b, long m, long n, long k,
         int transA, int transB, float alpha, float beta);
 
+    // bf16 activations (mixed precision): the variants a bf16 training step uses; dtype is HbDType.
+    [LibraryImport(LibraryName, EntryPoint = "hb_matmul_bf16_mixed")]
+    internal static partial HbStatus MatmulBf16Mixed(ContextHandle ctx, nint output, nint a, int aType, nint b, int bType,
+        long m, long n, long k, int transA, int transB, float alpha, float beta);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_embedding_forward_bf16")]
+    internal static partial HbStatus EmbeddingForwardBf16(ContextHandle ctx, nint output, nint tokens, nint wte, long n, long v, long c);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_rmsnorm_forward_bf16")]
+    internal static partial HbStatus RmsNormForwardBf16(ContextHandle ctx, nint output, nint rstd, nint input, nint weight, long n, long c, float eps);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_swiglu_forward_bf16")]
+    internal static partial HbStatus SwiGluForwardBf16(ContextHandle ctx, nint output, nint gate, nint up, long n);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_attention_forward_bf16")]
+    internal static partial HbStatus AttentionForwardBf16(ContextHandle ctx, nint output, nint lse, nint q, nint k, nint v, nint segments,
+        long b, long t, long h, long kvh, long d, float scale);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_attention_backward_bf16")]
+    internal static partial HbStatus AttentionBackwardBf16(ContextHandle ctx, nint dq, nint dk, nint dv, nint dout, nint q, nint k, nint v,
+        nint output, nint lse, nint segments, long b, long t, long h, long kvh, long d, float scale);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_cross_entropy_forward_bf16")]
+    internal static partial HbStatus CrossEntropyForwardBf16(ContextHandle ctx, nint losses, nint lse, nint h, nint w, nint targets,
+        long n, long v, long c, long chunk);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_cross_entropy_backward_bf16")]
+    internal static partial HbStatus CrossEntropyBackwardBf16(ContextHandle ctx, nint dh, nint dw, nint h, nint w, nint targets, nint lse,
+        float lossScale, long n, long v, long c, long chunk);
+
     [LibraryImport(LibraryName, EntryPoint = "hb_axpy")]
     internal static partial HbStatus Axpy(ContextHandle ctx, nint y, nint x, float alpha, long n);
 

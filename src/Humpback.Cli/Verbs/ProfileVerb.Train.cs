@@ -28,6 +28,7 @@ public sealed partial class ProfileVerb
     [Option("batch", Default = 8, HelpText = "Sequences per step B.")] public int Batch { get; set; } = 8;
     [Option("steps", Default = 3, HelpText = "Timed steps (best is reported).")] public int Steps { get; set; } = 3;
     [Option("recompute", HelpText = "Recompute activations in the backward.")] public bool Recompute { get; set; }
+    [Option("precision", Default = "fp32", HelpText = "train: fp32 | bf16 (mixed precision).")] public string Precision { get; set; } = "fp32";
 
 
     private int RunTrain()
@@ -45,6 +46,8 @@ public sealed partial class ProfileVerb
             "both" => [Humpback.Model.TrainMode.Full, Humpback.Model.TrainMode.Lora],
             _ => throw new UsageException($"--train-mode must be full, lora or both (got '{TrainMode}')"),
         };
+        Engine.DType precision;
+        try { precision = Engine.DTypeExtensions.Parse(Precision, "--precision"); } catch (ArgumentException e) { throw new UsageException(e.Message); }
         using var device = Engine.Device.Parse(Device, Threads ?? 0);
         Console.Error.WriteLine("measuring the machine's ceilings (SGEMM, memory bandwidth)...");
         MachineCeilings ceilings = MachineCeilings.Measure(device);
@@ -53,13 +56,13 @@ public sealed partial class ProfileVerb
         foreach (Humpback.Model.TrainMode m in modes)
         {
             Console.Error.WriteLine($"profiling a {m.ToString().ToLowerInvariant()} training step ({config.ParameterCount / 1e6:F1}M params, B={Batch}, T={Seq})...");
-            TrainProfile p = TrainProfiler.Run(device, config, m, Batch, Seq, ceilings, Steps, recompute: Recompute);
+            TrainProfile p = TrainProfiler.Run(device, config, m, Batch, Seq, ceilings, Steps, recompute: Recompute, precision: precision);
             if (!NoCrossCheck)
             {
                 // The same step measured a second way: through the Trainer that `humpback train` runs (data, packing,
                 // clipping, metrics included). The two must agree within 10% or one of them measures something else.
                 Console.Error.WriteLine($"cross-check: the same {m.ToString().ToLowerInvariant()} step through `humpback train`'s Trainer...");
-                var t = Humpback.Training.TrainerThroughput.Measure(config, m, Batch, Seq, Steps, Device, Threads ?? 0, recompute: Recompute);
+                var t = Humpback.Training.TrainerThroughput.Measure(config, m, Batch, Seq, Steps, Device, Threads ?? 0, recompute: Recompute, precision: precision);
                 p = p with { TrainerTokensPerSecond = t.Best };
             }
             profiles.Add(p);

@@ -50,6 +50,7 @@ public sealed class TrainVerb : ICommand
     [Option("checkpoint-every", Default = 100, HelpText = "Steps between checkpoints (0 = only at the end).")] public int CheckpointEvery { get; set; } = 100;
     [Option("recompute", HelpText = "Recompute activations in the backward (less memory for long sequences).")] public bool Recompute { get; set; }
     [Option("device", Default = "cpu", HelpText = "cpu | cuda | cuda:N.")] public string Device { get; set; } = "cpu";
+    [Option("precision", Default = "fp32", HelpText = "fp32 | bf16: bf16 mixed precision keeps frozen weights and saved activations in bf16 (fp32 master weights, gradients and optimizer state; fp32 accumulation).")] public string Precision { get; set; } = "fp32";
     [Option("threads", Default = 0, HelpText = "CPU threads (0 = all cores).")] public int Threads { get; set; }
 
     internal TrainOptions ToOptions()
@@ -79,6 +80,8 @@ public sealed class TrainVerb : ICommand
             "skip" => OverlongPolicy.Skip,
             _ => throw new UsageException($"--overlong must be truncate or skip (got '{Overlong}')"),
         };
+        Engine.DType precision;
+        try { precision = Engine.DTypeExtensions.Parse(Precision, "--precision"); } catch (ArgumentException e) { throw new UsageException(e.Message); }
         ChatFormatKind format;
         try { format = Prompts.ChatFormat.Parse(ChatFormat); } catch (ArgumentException e) { throw new UsageException($"--chat-format: {e.Message}"); }
         var o = new TrainOptions
@@ -88,7 +91,7 @@ public sealed class TrainVerb : ICommand
             Lr = Lr, FinalLr = FinalLr, Schedule = schedule, WarmupSteps = WarmupSteps, WeightDecay = WeightDecay,
             MaxGradNorm = MaxGradNorm, BatchSize = BatchSize, GradAccum = GradAccum, MaxSeqLen = MaxSeqLen, Overlong = overlong,
             Pack = !NoPack, Epochs = Epochs, Steps = Steps, Seed = Seed, Shuffle = !NoShuffle, Resume = Resume,
-            CheckpointEvery = CheckpointEvery, Recompute = Recompute, Device = Device, Threads = Threads,
+            CheckpointEvery = CheckpointEvery, Recompute = Recompute, Precision = precision, Device = Device, Threads = Threads,
         };
         try { o.Validate(); } catch (ArgumentException e) { throw new UsageException(e.Message); }
         return o;

@@ -17,11 +17,19 @@ namespace Humpback.Model;
 /// </code>
 /// The backward keeps one residual-gradient buffer: RMSNorm's backward adds into it, so the residual
 /// connections need no extra adds.
+/// <para>Precision bf16 (mixed precision) changes only the buffer plan; the graph below is the same code, since
+/// <see cref="Kernels"/> picks each op's bf16 variant from its spans. The weights the GEMMs read are bf16: for LoRA
+/// the frozen base matrices are stored in bf16 only (half the memory), for full fine-tuning they are bf16 copies
+/// of the fp32 master weights, refreshed after every optimizer step. The activations a step saves for its backward
+/// (ln1, q, k, v, att, ln2, h, lnf) are bf16. The residual stream, g/u, every gradient, the trainable weights, the
+/// norm weights and the optimizer state stay fp32, and every sum accumulates in fp32.</para>
 /// </remarks>
 public sealed class LlamaModel : IDisposable
 {
     private readonly Kernels _k;
     private readonly DeviceArena _params;
+    private readonly DeviceArena? _compute; // bf16 copies of the master matrices (full fine-tuning in bf16)
+    private readonly Dictionary<string, int> _computeIndex = [];
     private readonly DeviceArena? _grads;
     private readonly DeviceArena _opt;
     private readonly DeviceArena _acts;
@@ -33,7 +41,7 @@ public sealed class LlamaModel : IDisposable
     private readonly List<Trainable> _trainables = [];
     private readonly LayerActs[] _layerActs;
     private readonly int[] _residual;
-    private readonly int _tokens, _targets, _positions, _segments, _invFreq;
+    private readonly int _tokens, _targets, _positions, _segments, _invFreq, _qf, _kf, _vf;
     private readonly int _lnf, _rstdf, _losses, _ceLse, _dres, _dln, _dq, _dk, _dv, _datt, _dh, _dg, _du, _loraWork, _sumsq, _clip;
     private readonly float[] _invFreqHost;
     private long _step;
@@ -48,7 +56,7 @@ public sealed class LlamaModel : IDisposable
     }
 
     public LlamaModel(Device device, LlamaConfig config, TrainMode mode, int maxBatch, int maxSeq,
-        LoraSettings? lora = null, bool recompute = false)
+        LoraSettings? lora = null, bool recompute = false, DType precision = DType.F32)
     {
         config.Validate();
         if (maxBatch <= 0 || maxSeq <= 0) throw new ArgumentException($"max batch ({maxBatch}) and max sequence ({maxSeq}) must be > 0");
@@ -64,7 +72,9 @@ public sealed class LlamaModel : IDisposable
         MaxBatch = maxBatch;
         MaxSeq = maxSeq;
         Recompute = recompute;
+        Precision = precision;
         _k = new Kernels(device);
+        DType act = precision; // saved activations and the weights GEMMs read
 
         long C = config.HiddenSize, Dh = config.ResolvedHeadDim, F = config.IntermediateSize;
         long Hq = config.NumHeads * Dh, Hkv = config.NumKvHeads * Dh, N = (long)maxBatch * maxSeq;
@@ -73,10 +83,14 @@ public sealed class LlamaModel : IDisposable
         _params = new DeviceArena(device, "parameters");
         _opt = new DeviceArena(device, "optimizer");
         if (mode == TrainMode.Full) _grads = new DeviceArena(device, "gradients");
+        if (mode == TrainMode.Full && precision == DType.Bf16) _compute = new DeviceArena(device, "bf16 weights");
         foreach (var (name, shape) in LlamaTensorNames.Expected(config))
         {
             long count = shape.Aggregate(1L, (a, b) => a * b);
-            _paramIndex[name] = _params.Reserve(name, count);
+            bool matrix = shape.Length == 2;
+            // Frozen LoRA base matrices live in bf16 only; trainable ones keep an fp32 master and get a bf16 copy.
+            _paramIndex[name] = _params.Reserve(name, count, matrix && mode == TrainMode.Lora ? act : DType.F32);
+            if (matrix && _compute != null) _computeIndex[name] = _compute.Reserve(name, count, DType.Bf16);
             if (_grads != null)
             {
                 _gradIndex[name] = _grads.Reserve(name, count);
@@ -115,6 +129,11 @@ public sealed class LlamaModel : IDisposable
         _positions = _acts.Reserve("positions", N);
         _segments = _acts.Reserve("segments", N);
         _invFreq = _acts.Reserve("inv_freq", Dh / 2);
+        // In bf16, q/k/v leave their GEMMs (+LoRA, RoPE) in fp32 here and are saved rounded; in fp32 they are used in place.
+        bool split = act != DType.F32;
+        _qf = split ? _acts.Reserve("q_f32", N * Hq) : -1;
+        _kf = split ? _acts.Reserve("k_f32", N * Hkv) : -1;
+        _vf = split ? _acts.Reserve("v_f32", N * Hkv) : -1;
         _residual = new int[config.NumLayers + 1];
         for (int l = 0; l <= config.NumLayers; l++) _residual[l] = _acts.Reserve($"residual.{l}", N * C);
         _layerActs = new LayerActs[config.NumLayers];
@@ -128,18 +147,18 @@ public sealed class LlamaModel : IDisposable
             }
             var a = new LayerActs
             {
-                Ln1 = _acts.Reserve($"l{l}.ln1", N * C), Rstd1 = _acts.Reserve($"l{l}.rstd1", N),
-                Q = _acts.Reserve($"l{l}.q", N * Hq), K = _acts.Reserve($"l{l}.k", N * Hkv), V = _acts.Reserve($"l{l}.v", N * Hkv),
-                Att = _acts.Reserve($"l{l}.att", N * Hq), Lse = _acts.Reserve($"l{l}.lse", N * config.NumHeads),
-                Mid = _acts.Reserve($"l{l}.mid", N * C), Ln2 = _acts.Reserve($"l{l}.ln2", N * C), Rstd2 = _acts.Reserve($"l{l}.rstd2", N),
-                G = _acts.Reserve($"l{l}.g", N * F), U = _acts.Reserve($"l{l}.u", N * F), Hmlp = _acts.Reserve($"l{l}.h", N * F),
+                Ln1 = _acts.Reserve($"l{l}.ln1", N * C, act), Rstd1 = _acts.Reserve($"l{l}.rstd1", N),
+                Q = _acts.Reserve($"l{l}.q", N * Hq, act), K = _acts.Reserve($"l{l}.k", N * Hkv, act), V = _acts.Reserve($"l{l}.v", N * Hkv, act),
+                Att = _acts.Reserve($"l{l}.att", N * Hq, act), Lse = _acts.Reserve($"l{l}.lse", N * config.NumHeads),
+                Mid = _acts.Reserve($"l{l}.mid", N * C), Ln2 = _acts.Reserve($"l{l}.ln2", N * C, act), Rstd2 = _acts.Reserve($"l{l}.rstd2", N),
+                G = _acts.Reserve($"l{l}.g", N * F), U = _acts.Reserve($"l{l}.u", N * F), Hmlp = _acts.Reserve($"l{l}.h", N * F, act),
             };
             if (Lora != null)
                 foreach (string t in Lora.ResolvedTargets) a.LoraXa[t] = _acts.Reserve($"l{l}.{t}.xa", N * Lora.Rank);
             _layerActs[l] = a;
             shared = a;
         }
-        _lnf = _acts.Reserve("lnf", N * C);
+        _lnf = _acts.Reserve("lnf", N * C, act);
         _rstdf = _acts.Reserve("rstdf", N);
         _losses = _acts.Reserve("losses", N);
         _ceLse = _acts.Reserve("ce_lse", N);
@@ -158,6 +177,7 @@ public sealed class LlamaModel : IDisposable
         _clip = _acts.Reserve("clip", 1);
 
         _params.Allocate();
+        _compute?.Allocate();
         _grads?.Allocate();
         _lora?.Allocate();
         _loraGrads?.Allocate();
@@ -185,6 +205,9 @@ public sealed class LlamaModel : IDisposable
     public int MaxSeq { get; }
     public bool Recompute { get; }
 
+    /// <summary>fp32, or bf16 mixed precision (see the remarks).</summary>
+    public DType Precision { get; }
+
     /// <summary>Times every kernel call by op when set (profiling).</summary>
     public OpTimer? Timer { get => _k.Timer; set => _k.Timer = value; }
 
@@ -192,7 +215,7 @@ public sealed class LlamaModel : IDisposable
     public long Step { get => _step; set => _step = value; }
 
     /// <summary>Bytes of parameters, gradients, optimizer state and activations held on the device.</summary>
-    public long DeviceBytes => _params.Bytes + (_grads?.Bytes ?? 0) + (_lora?.Bytes ?? 0) + (_loraGrads?.Bytes ?? 0) + _opt.Bytes + _acts.Bytes;
+    public long DeviceBytes => _params.Bytes + (_compute?.Bytes ?? 0) + (_grads?.Bytes ?? 0) + (_lora?.Bytes ?? 0) + (_loraGrads?.Bytes ?? 0) + _opt.Bytes + _acts.Bytes;
 
     public long TrainableParameterCount => _trainables.Sum(t => ParamSpan(t).Count);
 
@@ -212,7 +235,16 @@ public sealed class LlamaModel : IDisposable
         };
     }
 
-    private DeviceSpan P(string name) => _params[_paramIndex[name]];
+    /// <summary>The weight the kernels read: the bf16 copy when there is one, else the stored (master) tensor.</summary>
+    private DeviceSpan P(string name) => _compute != null && _computeIndex.TryGetValue(name, out int i) ? _compute[i] : _params[_paramIndex[name]];
+    private DeviceSpan Master(string name) => _params[_paramIndex[name]];
+
+    /// <summary>Rounds the fp32 master matrices into their bf16 copies (after every change of the masters).</summary>
+    private void RefreshComputeWeights()
+    {
+        if (_compute == null) return;
+        foreach (var (name, i) in _computeIndex) _k.Convert(_compute[i], _params[_paramIndex[name]], _compute[i].Count);
+    }
     private DeviceSpan G(string name) => _grads == null ? DeviceSpan.Null : _grads[_gradIndex[name]];
     private DeviceSpan A(int index) => _acts[index];
     private DeviceSpan ParamSpan(Trainable t) => t.IsLora ? _lora![t.Param] : _params[t.Param];
@@ -231,15 +263,16 @@ public sealed class LlamaModel : IDisposable
                 throw new InvalidDataException($"{source}: tensor '{name}' is missing");
             if (!t.Shape.SequenceEqual(shape))
                 throw new InvalidDataException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], the config needs [{string.Join(", ", shape)}]");
-            Device.Upload(P(name), t.Data);
+            Device.Upload(Master(name), t.Data);
         }
+        RefreshComputeWeights();
     }
 
     /// <summary>Base weights as host tensors (HF names), e.g. to save a fully fine-tuned model.</summary>
     public Dictionary<string, HostTensor> ExportWeights()
     {
         var d = new Dictionary<string, HostTensor>();
-        foreach (var (name, shape) in LlamaTensorNames.Expected(Config)) d[name] = new HostTensor(name, shape, Device.Download(P(name)));
+        foreach (var (name, shape) in LlamaTensorNames.Expected(Config)) d[name] = new HostTensor(name, shape, Device.Download(Master(name)));
         return d;
     }
 
@@ -334,15 +367,20 @@ public sealed class LlamaModel : IDisposable
         DeviceSpan x = A(_residual[l]), output = A(_residual[l + 1]);
         string W(string s) => LlamaTensorNames.Layer(l, s);
 
+        // q, k, v are computed in fp32 (in place, or in scratch when the saved copies are bf16).
+        DeviceSpan q = _qf >= 0 ? A(_qf) : A(a.Q), k = _kf >= 0 ? A(_kf) : A(a.K), v = _vf >= 0 ? A(_vf) : A(a.V);
         _k.RmsNormForward(A(a.Ln1), A(a.Rstd1), x, P(W("input_layernorm.weight")), N, C, c.RmsNormEps);
-        _k.Linear(A(a.Q), A(a.Ln1), P(W("self_attn.q_proj.weight")), N, C, Hq);
-        _k.Linear(A(a.K), A(a.Ln1), P(W("self_attn.k_proj.weight")), N, C, Hkv);
-        _k.Linear(A(a.V), A(a.Ln1), P(W("self_attn.v_proj.weight")), N, C, Hkv);
-        LoraForward(l, "q", a, A(a.Q), A(a.Ln1), N);
-        LoraForward(l, "k", a, A(a.K), A(a.Ln1), N);
-        LoraForward(l, "v", a, A(a.V), A(a.Ln1), N);
-        _k.RopeForward(A(a.Q), A(_positions), A(_invFreq), N, c.NumHeads, Dh);
-        _k.RopeForward(A(a.K), A(_positions), A(_invFreq), N, c.NumKvHeads, Dh);
+        _k.Linear(q, A(a.Ln1), P(W("self_attn.q_proj.weight")), N, C, Hq);
+        _k.Linear(k, A(a.Ln1), P(W("self_attn.k_proj.weight")), N, C, Hkv);
+        _k.Linear(v, A(a.Ln1), P(W("self_attn.v_proj.weight")), N, C, Hkv);
+        LoraForward(l, "q", a, q, A(a.Ln1), N);
+        LoraForward(l, "k", a, k, A(a.Ln1), N);
+        LoraForward(l, "v", a, v, A(a.Ln1), N);
+        _k.RopeForward(q, A(_positions), A(_invFreq), N, c.NumHeads, Dh);
+        _k.RopeForward(k, A(_positions), A(_invFreq), N, c.NumKvHeads, Dh);
+        _k.Convert(A(a.Q), q, N * Hq);
+        _k.Convert(A(a.K), k, N * Hkv);
+        _k.Convert(A(a.V), v, N * Hkv);
         _k.AttentionForward(A(a.Att), A(a.Lse), A(a.Q), A(a.K), A(a.V), A(_segments), B, T, c.NumHeads, c.NumKvHeads, Dh, 1f / MathF.Sqrt(Dh));
         Device.Copy(A(a.Mid).Slice(0, N * C), x.Slice(0, N * C));
         _k.Linear(A(a.Mid), A(a.Att), P(W("self_attn.o_proj.weight")), N, Hq, C, accumulate: true);
@@ -523,6 +561,7 @@ public sealed class LlamaModel : IDisposable
             DeviceSpan p = ParamSpan(t);
             _k.AdamW(p, GradSpan(t), _opt[t.M], _opt[t.V], clip, p.Count, cfg);
         }
+        RefreshComputeWeights();
         var norm = new float[1];
         Device.Download(norm, sumsq);
         return MathF.Sqrt(norm[0]);
@@ -548,6 +587,7 @@ public sealed class LlamaModel : IDisposable
     {
         Trainable t = _trainables.FirstOrDefault(x => x.Name == name) ?? throw new ArgumentException($"'{name}' is not a trainable tensor");
         Device.Upload(ParamSpan(t).Slice(index, 1), [value]);
+        RefreshComputeWeights();
     }
 
     public IEnumerable<string> TrainableNames => _trainables.Select(t => t.Name);
@@ -556,6 +596,7 @@ public sealed class LlamaModel : IDisposable
     {
         _acts.Dispose();
         _opt.Dispose();
+        _compute?.Dispose();
         _loraGrads?.Dispose();
         _lora?.Dispose();
         _grads?.Dispose();

@@ -36,6 +36,8 @@ public sealed record TrainStageConfig
     public string LoraTargets { get; init; } = "q,k,v,o";
     public int Seed { get; init; } = 42;
     public int CheckpointEvery { get; init; } = 100;
+    /// <summary>fp32, or bf16 mixed precision (frozen weights and saved activations in bf16; see LlamaModel).</summary>
+    public string Precision { get; init; } = "fp32";
 }
 
 /// <summary>Decoding of the self-augmentation stage (follow-up paper: temperature 1.0, top-p 0.9).</summary>
@@ -206,6 +208,8 @@ public sealed record ReproduceConfig
         }
         if (ExportType is not ("f32" or "f16" or "q8_0" or "q4_0" or "q4_k_m")) throw new InvalidDataException($"{source}: export_type must be f32, f16, q8_0, q4_0 or q4_k_m (got '{ExportType}')");
         if (Curate.Mode is not ("logits" or "generate")) throw new InvalidDataException($"{source}: curate.mode must be logits or generate (got '{Curate.Mode}')");
+        foreach (var (stage, t) in new[] { ("myx", Myx), ("m0", M0), ("m1", M1) })
+            if (t.Precision is not ("fp32" or "bf16")) throw new InvalidDataException($"{source}: {stage}.precision must be fp32 or bf16 (got '{t.Precision}')");
         if (Select.Field is not ("expected" or "argmax")) throw new InvalidDataException($"{source}: select.field must be expected or argmax (got '{Select.Field}')");
         ValidateJudge(source);
     }
@@ -283,9 +287,10 @@ public sealed record ReproduceConfig
         C4 = Enumerable.Range(0, 2).Select(i => $"data/c4/c4-train.{i:D5}-of-01024.json.gz").ToList(),
         SeedCount = 3200,
         Segment = new SegmentConfig { MaxSegments = 502_000 },
-        Myx = new TrainStageConfig(),
-        M0 = new TrainStageConfig(),
-        M1 = new TrainStageConfig(),
+        // bf16 mixed precision on the GPU: tensor-core GEMMs, half the saved activations.
+        Myx = new TrainStageConfig { Precision = "bf16" },
+        M0 = new TrainStageConfig { Precision = "bf16" },
+        M1 = new TrainStageConfig { Precision = "bf16" },
         Augment = new AugmentConfig(),
         Curate = new CurateConfig(),
         Select = new SelectConfig(),

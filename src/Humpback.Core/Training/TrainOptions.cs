@@ -37,6 +37,9 @@ public sealed record TrainOptions
     /// <summary>Checkpoints kept (older ones are deleted); 0 = keep all.</summary>
     public int KeepCheckpoints { get; init; } = 2;
     public bool Recompute { get; init; }
+    /// <summary>fp32, or bf16 mixed precision (bf16 frozen weights and saved activations, fp32 master weights,
+    /// gradients and optimizer state; see LlamaModel).</summary>
+    public Engine.DType Precision { get; init; } = Engine.DType.F32;
     public string Device { get; init; } = "cpu";
     public int Threads { get; init; }
 

@@ -78,7 +78,7 @@ public sealed class Trainer
 
         Directory.CreateDirectory(o.OutDir);
         using Device device = Engine.Device.Parse(o.Device, o.Threads);
-        using var model = new LlamaModel(device, config, o.Mode, batch, collator.MaxSeqLen, o.Mode == TrainMode.Lora ? o.Lora : null, o.Recompute);
+        using var model = new LlamaModel(device, config, o.Mode, batch, collator.MaxSeqLen, o.Mode == TrainMode.Lora ? o.Lora : null, o.Recompute, o.Precision);
         model.LoadWeights(weights, o.BaseDir);
         if (o.Mode == TrainMode.Lora) model.InitLora(o.Seed);
 

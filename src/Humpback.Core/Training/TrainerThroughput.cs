@@ -20,7 +20,8 @@ public sealed record TrainerThroughputResult(IReadOnlyList<double> StepTokensPer
 public static class TrainerThroughput
 {
     public static TrainerThroughputResult Measure(LlamaConfig config, TrainMode mode, int batch, int seqLen, int timedSteps,
-        string device, int threads, LoraSettings? lora = null, bool recompute = false, IReadOnlyDictionary<string, HostTensor>? weights = null)
+        string device, int threads, LoraSettings? lora = null, bool recompute = false, IReadOnlyDictionary<string, HostTensor>? weights = null,
+        Engine.DType precision = Engine.DType.F32)
     {
         if (timedSteps < 1) throw new ArgumentOutOfRangeException(nameof(timedSteps), "at least one timed step");
         if (seqLen < 3) throw new ArgumentOutOfRangeException(nameof(seqLen), "a document needs BOS, one token and EOS");
@@ -44,7 +45,7 @@ public static class TrainerThroughput
                 BaseDir = Path.Combine(dir, "base"), DataPath = data, OutDir = Path.Combine(dir, "out"),
                 Mode = mode, Lora = lora ?? new LoraSettings(16, 32f, LoraSettings.AllTargets),
                 Objective = Objective.Lm, BatchSize = batch, MaxSeqLen = seqLen, Steps = steps, Shuffle = false,
-                Lr = 1e-5f, CheckpointEvery = 0, KeepCheckpoints = 1, Device = device, Threads = threads, Recompute = recompute,
+                Lr = 1e-5f, CheckpointEvery = 0, KeepCheckpoints = 1, Device = device, Threads = threads, Recompute = recompute, Precision = precision,
             };
             new Trainer(store).Run(options);
             var rates = new List<double>();

@@ -33,9 +33,9 @@ public static class TrainProfiler
     };
 
     public static TrainProfile Run(Device device, LlamaConfig config, TrainMode mode, int batch, int seqLen, MachineCeilings ceilings,
-        int steps = 3, LoraSettings? lora = null, bool recompute = false)
+        int steps = 3, LoraSettings? lora = null, bool recompute = false, DType precision = DType.F32)
     {
-        using var model = new LlamaModel(device, config, mode, batch, seqLen, mode == TrainMode.Lora ? lora ?? new LoraSettings(16, 32f, LoraSettings.AllTargets) : null, recompute);
+        using var model = new LlamaModel(device, config, mode, batch, seqLen, mode == TrainMode.Lora ? lora ?? new LoraSettings(16, 32f, LoraSettings.AllTargets) : null, recompute, precision);
         model.LoadWeights(LlamaInit.Random(config, 1));
         if (mode == TrainMode.Lora) model.InitLora(1);
         var rng = new Random(7);
@@ -81,7 +81,8 @@ public static class TrainProfiler
         double flops = (mode == TrainMode.Full ? 6.0 : 4.0) * p * tokens;
         double bound = flops / (ceilings.GemmGflops * 1e9);
         var ops = timer.Ops.Select(kv => (kv.Key, kv.Value.Time.TotalSeconds, kv.Value.Calls)).OrderByDescending(o => o.Item2).ToList();
-        return new TrainProfile(mode.ToString().ToLowerInvariant(), config, batch, seqLen, p, model.TrainableParameterCount,
+        string name = mode.ToString().ToLowerInvariant() + (precision == DType.Bf16 ? "-bf16" : "");
+        return new TrainProfile(name, config, batch, seqLen, p, model.TrainableParameterCount,
             step, tokens / step, flops / step / 1e9, bound, bound / step, new PhaseTimes(fwd, Math.Max(0, fb - fwd), opt), ops,
             Process.GetCurrentProcess().PeakWorkingSet64, model.DeviceBytes);
     }
