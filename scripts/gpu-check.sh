@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # gpu-check.sh — one command for a machine with an NVIDIA GPU: build libhumpback's CUDA backend for this GPU,
-# run the CUDA parity suite (CPU vs CUDA, ctest -R Cuda) and bench-cuda, print a summary and write it to
-# docs/gpu-results/<date>.md.
+# run the CUDA parity suite (CPU vs CUDA, ctest -R Cuda) and bench-cuda; where the .NET SDK is installed, also
+# the whole-model parity (a tiny Llama's losses and gradients, CUDA vs CPU, fp32 and bf16 mixed precision,
+# through the C# model) and `humpback profile train` on the real graph at Llama-3.2-1B/3B shapes (tokens/s,
+# MFU, device memory). Prints a summary and writes it to docs/gpu-results/<date>.md.
 #
 # Usage: scripts/gpu-check.sh [--quick]      (--quick: fewer benchmark repetitions)
 # Environment: HB_GPU_BUILD_DIR (default build-gpu-sm<arch>), HB_CUDA_MATMUL for the parity suite's GEMMs.
@@ -56,6 +58,8 @@ fi
 
 parity="not run"
 bench="not run"
+model_parity="not run"
+profiles="not run"
 if [ "$build_ok" = yes ]; then
   set +e
   (cd "$build" && ctest -R Cuda --output-on-failure) >"$log_dir/parity.log" 2>&1
@@ -87,6 +91,58 @@ if [ "$build_ok" = yes ]; then
     bench="FAILED (exit $bench_rc): $(tail -n 3 "$log_dir/bench.err" | tr '\n' ' ')"
     status=1
   fi
+
+  # The C# model graph on the GPU: whole-model parity, then training-step profiles at real shapes.
+  if command -v dotnet >/dev/null 2>&1; then
+    export HUMPBACK_NATIVE_LIB="$root/$build/lib/libhumpback.so"
+    set +e
+    dotnet build "$root/Humpback.sln" -c Release -nologo -v quiet -clp:ErrorsOnly >"$log_dir/dotnet-build.log" 2>&1
+    dn_build_rc=$?
+    set -e
+    if [ "$dn_build_rc" -ne 0 ]; then
+      model_parity="FAILED — dotnet build (see the log below)"
+      status=1
+      tail -n 30 "$log_dir/dotnet-build.log"
+    else
+      set +e
+      dotnet test "$root/tests/Humpback.Tests/Humpback.Tests.csproj" -c Release --no-build -nologo \
+        --filter "FullyQualifiedName~CudaModelParity" --logger "console;verbosity=normal" >"$log_dir/model-parity.log" 2>&1
+      mp_rc=$?
+      set -e
+      mp_summary="$(grep -E '^ +(Passed|Failed|Skipped): +[0-9]+' "$log_dir/model-parity.log" | tr -s ' ' | tr '\n' ' ')"
+      if [ "$mp_rc" -ne 0 ] || grep -qE '^ +Skipped: +[1-9]' "$log_dir/model-parity.log"; then
+        model_parity="FAILED — $mp_summary"
+        status=1
+        grep -E 'Failed |Assert|Skipped ' "$log_dir/model-parity.log" | head -n 30 || true
+      else
+        model_parity="passed — $mp_summary"
+      fi
+      echo "gpu-check: whole-model parity $model_parity"
+      # Real graph, real shapes, random weights: B=1, T=2048. LoRA r=16 on every linear layer (3B), full (1B).
+      prof_rc=0
+      : >"$log_dir/profiles.md"
+      run_profile() { # name, extra args...
+        local name="$1"; shift
+        set +e
+        "$root/scripts/humpback" profile train --device cuda --batch 1 --seq 2048 --steps "${steps:-3}" --no-cross-check \
+          --json "$log_dir/$name.json" "$@" >"$log_dir/$name.txt" 2>"$log_dir/$name.err"
+        local rc=$?
+        set -e
+        if [ "$rc" -ne 0 ]; then prof_rc=1; echo "profile $name FAILED: $(tail -n 3 "$log_dir/$name.err" | tr '\n' ' ')" >>"$log_dir/profiles.md"; fi
+        { echo; echo "#### $name"; echo; echo '```'; cat "$log_dir/$name.txt"; echo '```'; } >>"$log_dir/profiles.md"
+      }
+      steps=3; [ -n "$quick" ] && steps=1
+      l3b=(--dim 3072 --layers 28 --heads 24 --kv-heads 8 --ffn 8192 --vocab 128256)
+      l1b=(--dim 2048 --layers 16 --heads 32 --kv-heads 8 --ffn 8192 --vocab 128256)
+      run_profile lora-3b-bf16 "${l3b[@]}" --train-mode lora --precision bf16
+      run_profile lora-3b-fp32 "${l3b[@]}" --train-mode lora --precision fp32
+      run_profile full-1b-bf16 "${l1b[@]}" --train-mode full --precision bf16
+      if [ "$prof_rc" -eq 0 ]; then profiles="ran"; else profiles="FAILED (see below)"; status=1; fi
+    fi
+  else
+    model_parity="not run: no .NET SDK on this machine (install dotnet 10 and run again for the C# model's checks)"
+    profiles="$model_parity"
+  fi
 fi
 
 date_tag="$(date +%Y-%m-%d)"
@@ -106,10 +162,19 @@ report="$out_dir/$date_tag.md"
   echo "| HB_CUDA_MATMUL (parity) | ${HB_CUDA_MATMUL:-fp32 (default)} |"
   echo "| build | $build_ok |"
   echo "| parity suite (ctest -R Cuda) | $parity |"
-  echo "| benchmark | $bench |"
+  echo "| benchmark (bench-cuda) | $bench |"
+  echo "| whole-model parity (C# model, CUDA vs CPU, fp32 and bf16) | $model_parity |"
+  echo "| training-step profiles (humpback profile train) | $profiles |"
   if [ -s "$log_dir/bench.md" ]; then
     echo
     cat "$log_dir/bench.md"
+  fi
+  if [ -s "$log_dir/profiles.md" ]; then
+    echo
+    echo "### Training steps through the C# model (humpback profile train, B=1, T=2048, random weights)"
+    echo
+    echo "MFU here is against the SGEMM ceiling the profile measures on this GPU (fp32 GEMM), not 989 TFLOP/s."
+    cat "$log_dir/profiles.md"
   fi
   if [ "$status" -ne 0 ] && [ -s "$log_dir/parity.log" ]; then
     echo
