@@ -286,14 +286,11 @@ void PrintTo(const AttentionCase& p, std::ostream* os) {
         << (p.segments ? " segments" : "");
 }
 
-class CudaParityAttention : public CudaParity, public ::testing::WithParamInterface<AttentionCase> {};
-
-TEST_P(CudaParityAttention, ForwardBackward) {
-    const AttentionCase p = GetParam();
-    const size_t nq = (size_t)(p.B * p.T * p.H * p.D), nk = (size_t)(p.B * p.T * p.KVH * p.D);
-    auto q = random(nq), k = random(nk), v = random(nk);
-    Dual<int32_t> seg;
-    if (p.segments) {  // packed examples: runs of equal ids, a new example every ~20 tokens
+class CudaParityAttention : public CudaParity, public ::testing::WithParamInterface<AttentionCase> {
+protected:
+    // Without p.segments, none (NULL); else packed examples: runs of equal ids, a new example every ~20 tokens.
+    Dual<int32_t> segments(const AttentionCase& p) {
+        if (!p.segments) return {};
         std::vector<int32_t> ids((size_t)(p.B * p.T));
         for (int64_t b = 0; b < p.B; b++) {
             int32_t id = 0;
@@ -302,8 +299,15 @@ TEST_P(CudaParityAttention, ForwardBackward) {
                 ids[(size_t)(b * p.T + t)] = id;
             }
         }
-        seg = upload(ids);
+        return upload(ids);
     }
+};
+
+TEST_P(CudaParityAttention, ForwardBackward) {
+    const AttentionCase p = GetParam();
+    const size_t nq = (size_t)(p.B * p.T * p.H * p.D), nk = (size_t)(p.B * p.T * p.KVH * p.D);
+    auto q = random(nq), k = random(nk), v = random(nk);
+    const Dual<int32_t> seg = segments(p);
     const float scale = 1.0f / std::sqrt((float)p.D);
     auto out = poison(nq), lse = poison((size_t)(p.B * p.H * p.T));
     RUN_BOTH(hb_attention_forward(c, out.p[s], lse.p[s], q.p[s], k.p[s], v.p[s], seg.p[s], p.B, p.T, p.H, p.KVH, p.D,
@@ -332,18 +336,7 @@ TEST_P(CudaParityAttention, ForwardBackwardBf16) {
     RUN_BOTH(hb_convert_f32_to_bf16(c, q.p[s], q32.p[s], (int64_t)nq));
     RUN_BOTH(hb_convert_f32_to_bf16(c, k.p[s], k32.p[s], (int64_t)nk));
     RUN_BOTH(hb_convert_f32_to_bf16(c, v.p[s], v32.p[s], (int64_t)nk));
-    Dual<int32_t> seg;
-    if (p.segments) {  // packed examples: a new one every ~20 tokens
-        std::vector<int32_t> ids((size_t)(p.B * p.T));
-        for (int64_t b = 0; b < p.B; b++) {
-            int32_t id = 0;
-            for (int64_t t = 0; t < p.T; t++) {
-                if (t > 0 && rng() % 20 == 0) id++;
-                ids[(size_t)(b * p.T + t)] = id;
-            }
-        }
-        seg = upload(ids);
-    }
+    const Dual<int32_t> seg = segments(p);
     const float scale = 1.0f / std::sqrt((float)p.D);
     auto out = upload(std::vector<uint16_t>(nq, 0x7fc0));
     auto lse = poison(nl), out_f32 = poison(nq);
