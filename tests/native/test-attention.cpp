@@ -1,8 +1,10 @@
 // test-attention.cpp — hb_attention_forward/backward (causal GQA, flash style) against a naive double
 // reference that materialises the softmax of one (b,h); T = 1 and T not a multiple of the tiles, odd D,
 // GQA ratios 1, 2, 4, segments absent, packed and non-contiguous; a packed segment equals that segment run
-// alone; finite differences; outputs and gradients overwritten; argument errors.
+// alone; finite differences; outputs and gradients overwritten; argument errors. The bf16 variants against the
+// fp32 kernels on the widened inputs.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "test-helpers.hpp"
@@ -236,6 +238,113 @@ TEST_F(Attention, ErrorsNameTheArgument) {
     EXPECT_EQ(hb_attention_backward(ctx, p, p, p, p, p, p, p, p, lse.data(), nullptr, 2, 0, 6, 3, 4, 0.5f),
               HB_ERR_INVALID_ARGUMENT);
     EXPECT_TRUE(error_mentions("T must be > 0"));
+}
+
+// ---------------------------------------------------------------- bf16 q, k, v, out
+
+std::vector<uint16_t> to_bf16(hb_context* ctx, const std::vector<float>& x) {
+    std::vector<uint16_t> r(x.size());
+    EXPECT_EQ(hb_convert_f32_to_bf16(ctx, r.data(), x.data(), (int64_t)x.size()), HB_OK) << last_error();
+    return r;
+}
+
+std::vector<float> widen(hb_context* ctx, const std::vector<uint16_t>& x) {
+    std::vector<float> r(x.size());
+    EXPECT_EQ(hb_convert_bf16_to_f32(ctx, r.data(), x.data(), (int64_t)x.size()), HB_OK) << last_error();
+    return r;
+}
+
+// Distance in bf16 steps (ulps) between two finite bf16 values: their bit patterns mapped to ordered integers.
+int bf16_ulps(uint16_t a, uint16_t b) {
+    auto ord = [](uint16_t h) { return (h & 0x8000) ? -(int)(h & 0x7fff) : (int)h; };
+    return std::abs(ord(a) - ord(b));
+}
+
+// The bf16 variants compute what the fp32 kernels compute on the widened bf16 inputs: lse and the gradients
+// to fp32 tolerance (same math), out = bf16(fp32 out) up to a rare 1-ulp difference at a rounding boundary.
+void check_bf16_against_fp32(hb_context* ctx, Dims s, const int32_t* seg, uint64_t seed) {
+    const size_t nq = (size_t)(s.B * s.T * s.H * s.D), nk = (size_t)(s.B * s.T * s.KVH * s.D);
+    const size_t nl = (size_t)(s.B * s.H * s.T);
+    const auto qb = to_bf16(ctx, random_floats(nq, seed, -1.5f, 1.5f));
+    const auto kb = to_bf16(ctx, random_floats(nk, seed + 1, -1.5f, 1.5f));
+    const auto vb = to_bf16(ctx, random_floats(nk, seed + 2));
+    const auto q = widen(ctx, qb), k = widen(ctx, kb), v = widen(ctx, vb);
+    const auto dout = random_floats(nq, seed + 3);
+    const float scale = 1.0f / std::sqrt((float)s.D);
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+
+    // forward: outputs poisoned (a bf16 NaN is 0x7fc0) to prove they are overwritten
+    std::vector<float> out32(nq), lse32(nl), lse(nl, nan);
+    std::vector<uint16_t> out(nq, 0x7fc0);
+    ASSERT_EQ(hb_attention_forward(ctx, out32.data(), lse32.data(), q.data(), k.data(), v.data(), seg, s.B, s.T, s.H,
+                                   s.KVH, s.D, scale),
+              HB_OK)
+        << last_error();
+    ASSERT_EQ(hb_attention_forward_bf16(ctx, out.data(), lse.data(), qb.data(), kb.data(), vb.data(), seg, s.B, s.T,
+                                        s.H, s.KVH, s.D, scale),
+              HB_OK)
+        << last_error();
+    EXPECT_TRUE(all_close("lse", lse, lse32, 1e-6, 1e-6));
+    const auto want = to_bf16(ctx, out32);
+    size_t off_by_one = 0, worse = 0;
+    for (size_t i = 0; i < nq; i++) {
+        const int d = bf16_ulps(out[i], want[i]);
+        if ((out[i] & 0x7fff) > 0x7f80 || d > 1) {  // NaN, or more than one bf16 step away
+            if (worse++ < 5) ADD_FAILURE() << "out[" << i << "]: 0x" << std::hex << out[i] << ", bf16(fp32 out) 0x" << want[i];
+        } else if (d == 1) {
+            off_by_one++;
+        }
+    }
+    EXPECT_EQ(worse, 0u);
+    EXPECT_LE(off_by_one, nq / 100 + 1) << "1-ulp differences should be rare rounding-boundary cases";
+
+    // backward: the fp32 kernel on the widened saved out, both with the bf16 forward's lse
+    const auto outw = widen(ctx, out);
+    std::vector<float> dq32(nq), dk32(nk), dv32(nk), dq(nq, nan), dk(nk, nan), dv(nk, nan);
+    ASSERT_EQ(hb_attention_backward(ctx, dq32.data(), dk32.data(), dv32.data(), dout.data(), q.data(), k.data(),
+                                    v.data(), outw.data(), lse.data(), seg, s.B, s.T, s.H, s.KVH, s.D, scale),
+              HB_OK)
+        << last_error();
+    ASSERT_EQ(hb_attention_backward_bf16(ctx, dq.data(), dk.data(), dv.data(), dout.data(), qb.data(), kb.data(),
+                                         vb.data(), out.data(), lse.data(), seg, s.B, s.T, s.H, s.KVH, s.D, scale),
+              HB_OK)
+        << last_error();
+    EXPECT_TRUE(all_close("dq", dq, dq32, 1e-6, 1e-5));
+    EXPECT_TRUE(all_close("dk", dk, dk32, 1e-6, 1e-5));
+    EXPECT_TRUE(all_close("dv", dv, dv32, 1e-6, 1e-5));
+}
+
+TEST_F(Attention, Bf16MatchesFp32OnWidenedInputs) {
+    uint64_t seed = 900;
+    for (Dims s : kDims) {  // T = 1, odd T, GQA 1, 2, 4, odd D
+        SCOPED_TRACE(testing::Message() << "B=" << s.B << " T=" << s.T << " H=" << s.H << " KVH=" << s.KVH << " D=" << s.D);
+        check_bf16_against_fp32(ctx, s, nullptr, seed += 10);
+        auto seg = packed_segments(s.B, s.T, seed, 40);
+        check_bf16_against_fp32(ctx, s, seg.data(), seed += 10);
+    }
+}
+
+TEST_F(Attention, Bf16ThreeThreadsMatchFp32) {
+    ThreadedContext three(3);
+    const Dims s{2, 100, 4, 2, 16};
+    auto seg = packed_segments(s.B, s.T, 9, 30);
+    check_bf16_against_fp32(three.ctx, s, seg.data(), 990);
+}
+
+TEST_F(Attention, Bf16ErrorsNameTheArgument) {
+    std::vector<uint16_t> x(2 * 3 * 6 * 4, 0x3f00);
+    std::vector<float> lse(2 * 6 * 3), g(x.size());
+    uint16_t* p = x.data();
+    EXPECT_EQ(hb_attention_forward_bf16(ctx, p, lse.data(), nullptr, p, p, nullptr, 2, 3, 6, 3, 4, 0.5f),
+              HB_ERR_INVALID_ARGUMENT);
+    EXPECT_TRUE(error_mentions("hb_attention_forward_bf16: q is NULL"));
+    EXPECT_EQ(hb_attention_forward_bf16(ctx, p, lse.data(), p, p, p, nullptr, 2, 3, 6, 4, 4, 0.5f),
+              HB_ERR_INVALID_ARGUMENT);
+    EXPECT_TRUE(error_mentions("H (6) must be a multiple of KVH (4)"));
+    EXPECT_EQ(hb_attention_backward_bf16(ctx, g.data(), g.data(), g.data(), g.data(), p, p, p, nullptr, lse.data(),
+                                         nullptr, 2, 3, 6, 3, 4, 0.5f),
+              HB_ERR_INVALID_ARGUMENT);
+    EXPECT_TRUE(error_mentions("hb_attention_backward_bf16: out is NULL"));
 }
 
 }  // namespace

@@ -21,8 +21,10 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
 #include <vector>
 
+#include "bf16.hpp"
 #include "compare.hpp"
 
 namespace {
@@ -57,14 +59,15 @@ std::vector<int32_t> make_segments(const Shape& s, std::mt19937& rng) {
     return seg;
 }
 
-// Naive attention in double: out (B,T,H,D), lse (B,H,T); then the backward for dout.
+// Naive attention in double: out (B,T,H,D), lse (B,H,T); then the backward for dout. Di = rowsum(dout * out)
+// uses saved_out when given (the bf16 out the bf16 forward saved, as the backward kernels read it), else the exact out.
 struct Reference {
     std::vector<double> out, lse, dq, dk, dv;
 };
 
 Reference reference(const Shape& s, const std::vector<float>& q, const std::vector<float>& k,
                     const std::vector<float>& v, const std::vector<int32_t>* seg, const std::vector<float>& dout,
-                    float scale) {
+                    float scale, const std::vector<float>* saved_out = nullptr) {
     const int B = s.B, T = s.T, H = s.H, KVH = s.KVH, D = s.D, G = H / KVH;
     Reference r;
     r.out.assign((size_t)B * T * H * D, 0.0);
@@ -102,7 +105,8 @@ Reference reference(const Shape& s, const std::vector<float>& q, const std::vect
                 }
                 // backward of row t
                 double di = 0;
-                for (int d = 0; d < D; d++) di += (double)dout[qi(b, t, h, d)] * r.out[qi(b, t, h, d)];
+                for (int d = 0; d < D; d++)
+                    di += (double)dout[qi(b, t, h, d)] * (saved_out ? (double)(*saved_out)[qi(b, t, h, d)] : r.out[qi(b, t, h, d)]);
                 for (int u = 0; u <= t; u++) {
                     const double pu = p[u] / l;
                     if (pu == 0.0) continue;
@@ -120,28 +124,44 @@ Reference reference(const Shape& s, const std::vector<float>& q, const std::vect
     return r;
 }
 
-template <int DMAX, bool EXACT>
-void run_kernels(const Shape& s, std::vector<float>& out, std::vector<float>& lse, std::vector<float>& dq,
-                 std::vector<float>& dk, std::vector<float>& dv, const std::vector<float>& q,
-                 const std::vector<float>& k, const std::vector<float>& v, const int32_t* seg,
-                 const std::vector<float>& dout, float scale) {
+// E: the storage type of q, k, v, out (float, or uint16_t bf16), as the kernels are instantiated for it.
+template <int DMAX, bool EXACT, typename E>
+void run_kernels(const Shape& s, std::vector<E>& out, std::vector<float>& lse, std::vector<float>& dq,
+                 std::vector<float>& dk, std::vector<float>& dv, const std::vector<E>& q, const std::vector<E>& k,
+                 const std::vector<E>& v, const int32_t* seg, const std::vector<float>& dout, float scale) {
     using namespace hb::cuda::attention_kernels;
     emu::launch(dim3((unsigned)((s.T + kBQ - 1) / kBQ), (unsigned)s.H, (unsigned)s.B), dim3(kThreads),
-                forward_smem_bytes(DMAX), attention_forward_kernel<DMAX, EXACT>, out.data(), lse.data(), q.data(),
+                forward_smem_bytes(DMAX), attention_forward_kernel<DMAX, EXACT, E>, out.data(), lse.data(), q.data(),
                 k.data(), v.data(), seg, s.T, s.H, s.KVH, s.D, scale);
     const int64_t rows = (int64_t)s.B * s.T * s.H;
     std::vector<float> Di((size_t)rows, NAN);
-    emu::launch(dim3((unsigned)((rows * 32 + 255) / 256)), dim3(256), 0, attention_di_kernel, Di.data(), dout.data(),
-                out.data(), rows, s.T, s.H, s.D);
+    emu::launch(dim3((unsigned)((rows * 32 + 255) / 256)), dim3(256), 0, attention_di_kernel<E>, Di.data(),
+                dout.data(), (const E*)out.data(), rows, s.T, s.H, s.D);
     std::fill(dq.begin(), dq.end(), 0.0f);  // attention.cu zeroes dq with cudaMemsetAsync
     emu::launch(dim3((unsigned)((s.T + kBK - 1) / kBK), (unsigned)s.KVH, (unsigned)s.B), dim3(kThreads),
-                backward_smem_bytes(DMAX), attention_backward_kernel<DMAX, EXACT>, dq.data(), dk.data(), dv.data(),
+                backward_smem_bytes(DMAX), attention_backward_kernel<DMAX, EXACT, E>, dq.data(), dk.data(), dv.data(),
                 dout.data(), q.data(), k.data(), v.data(), lse.data(), Di.data(), seg, s.T, s.H, s.KVH, s.D, scale);
 }
 
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+    std::vector<uint16_t> r(x.size());
+    for (size_t i = 0; i < x.size(); i++) r[i] = hb::f32_to_bf16(x[i]);
+    return r;
+}
+std::vector<float> to_f32(const std::vector<float>& x) { return x; }
+std::vector<float> to_f32(const std::vector<uint16_t>& x) {
+    std::vector<float> r(x.size());
+    for (size_t i = 0; i < x.size(); i++) r[i] = hb::bf16_to_f32(x[i]);
+    return r;
+}
+
+// With E = uint16_t the inputs are bf16 and the reference runs on their widened values; the bf16 out is
+// compared within bf16 rounding, and the reference backward takes Di from that saved out, as the kernels do.
+template <typename E = float>
 void check(const Shape& s) {
-    SCOPED_TRACE(::testing::Message() << "B=" << s.B << " T=" << s.T << " H=" << s.H << " KVH=" << s.KVH
-                                      << " D=" << s.D << " segments=" << s.segments);
+    constexpr bool bf16 = std::is_same_v<E, uint16_t>;
+    SCOPED_TRACE(::testing::Message() << (bf16 ? "bf16 " : "") << "B=" << s.B << " T=" << s.T << " H=" << s.H
+                                      << " KVH=" << s.KVH << " D=" << s.D << " segments=" << s.segments);
     std::mt19937 rng(1234u + (unsigned)(s.T * 31 + s.D));
     const size_t nq = (size_t)s.B * s.T * s.H * s.D, nk = (size_t)s.B * s.T * s.KVH * s.D;
     auto q = random_vector(nq, rng), k = random_vector(nk, rng), v = random_vector(nk, rng);
@@ -150,17 +170,29 @@ void check(const Shape& s) {
     if (s.segments) seg = make_segments(s, rng);
     const int32_t* segp = s.segments ? seg.data() : nullptr;
     const float scale = 1.0f / std::sqrt((float)s.D);
+    std::vector<E> qe, ke, ve;
+    if constexpr (bf16) {
+        qe = to_bf16(q), ke = to_bf16(k), ve = to_bf16(v);
+        q = to_f32(qe), k = to_f32(ke), v = to_f32(ve);
+    } else {
+        qe = q, ke = k, ve = v;
+    }
 
     // Outputs start as NaN: every element the kernels own must be written.
-    std::vector<float> out(nq, NAN), lse((size_t)s.B * s.H * s.T, NAN), dq(nq, NAN), dk(nk, NAN), dv(nk, NAN);
-    if (s.D == 64) run_kernels<64, true>(s, out, lse, dq, dk, dv, q, k, v, segp, dout, scale);
-    else if (s.D == 128) run_kernels<128, true>(s, out, lse, dq, dk, dv, q, k, v, segp, dout, scale);
-    else if (s.D < 64) run_kernels<64, false>(s, out, lse, dq, dk, dv, q, k, v, segp, dout, scale);
-    else run_kernels<128, false>(s, out, lse, dq, dk, dv, q, k, v, segp, dout, scale);
+    E nan;
+    if constexpr (bf16) nan = 0x7fc0;  // a bf16 quiet NaN
+    else nan = NAN;
+    std::vector<E> oute(nq, nan);
+    std::vector<float> lse((size_t)s.B * s.H * s.T, NAN), dq(nq, NAN), dk(nk, NAN), dv(nk, NAN);
+    if (s.D == 64) run_kernels<64, true>(s, oute, lse, dq, dk, dv, qe, ke, ve, segp, dout, scale);
+    else if (s.D == 128) run_kernels<128, true>(s, oute, lse, dq, dk, dv, qe, ke, ve, segp, dout, scale);
+    else if (s.D < 64) run_kernels<64, false>(s, oute, lse, dq, dk, dv, qe, ke, ve, segp, dout, scale);
+    else run_kernels<128, false>(s, oute, lse, dq, dk, dv, qe, ke, ve, segp, dout, scale);
+    const std::vector<float> out = to_f32(oute);
 
-    Reference ref = reference(s, q, k, v, s.segments ? &seg : nullptr, dout, scale);
+    Reference ref = reference(s, q, k, v, s.segments ? &seg : nullptr, dout, scale, bf16 ? &out : nullptr);
     const hbtest::Tolerance tol{2e-5, 2e-4};
-    expect_close("out", out, ref.out, tol);
+    expect_close("out", out, ref.out, bf16 ? hbtest::Tolerance{2e-5, 1.0 / 256} : tol);  // bf16: 8 significant bits
     expect_close("lse", lse, ref.lse, tol);
     expect_close("dq", dq, ref.dq, tol);
     expect_close("dk", dk, ref.dk, tol);
@@ -173,6 +205,10 @@ TEST(CudaEmulatedAttention, D128Gqa2InterleavedSegments) { check({1, 70, 4, 2, 1
 TEST(CudaEmulatedAttention, GenericD40Gqa4) { check({1, 33, 8, 2, 40, 0}); }
 TEST(CudaEmulatedAttention, GenericD20Gqa2WholeTiles) { check({1, 64, 2, 1, 20, 1}); }
 TEST(CudaEmulatedAttention, GenericD96) { check({1, 35, 2, 2, 96, 0}); }
+// The bf16 instantiations (hb_attention_*_bf16): q, k, v, out bf16, widened on load, out rounded at the store.
+TEST(CudaEmulatedAttention, Bf16D64Gqa2PackedSegments) { check<uint16_t>({2, 45, 4, 2, 64, 1}); }
+TEST(CudaEmulatedAttention, Bf16D128Gqa4) { check<uint16_t>({1, 40, 4, 1, 128, 0}); }
+TEST(CudaEmulatedAttention, Bf16GenericOddD37Gqa2InterleavedSegments) { check<uint16_t>({1, 37, 4, 2, 37, 2}); }
 
 // ---------------------------------------------------------------- the other kernel families
 

@@ -286,14 +286,11 @@ void PrintTo(const AttentionCase& p, std::ostream* os) {
         << (p.segments ? " segments" : "");
 }
 
-class CudaParityAttention : public CudaParity, public ::testing::WithParamInterface<AttentionCase> {};
-
-TEST_P(CudaParityAttention, ForwardBackward) {
-    const AttentionCase p = GetParam();
-    const size_t nq = (size_t)(p.B * p.T * p.H * p.D), nk = (size_t)(p.B * p.T * p.KVH * p.D);
-    auto q = random(nq), k = random(nk), v = random(nk);
-    Dual<int32_t> seg;
-    if (p.segments) {  // packed examples: runs of equal ids, a new example every ~20 tokens
+class CudaParityAttention : public CudaParity, public ::testing::WithParamInterface<AttentionCase> {
+protected:
+    // Without p.segments, none (NULL); else packed examples: runs of equal ids, a new example every ~20 tokens.
+    Dual<int32_t> segments(const AttentionCase& p) {
+        if (!p.segments) return {};
         std::vector<int32_t> ids((size_t)(p.B * p.T));
         for (int64_t b = 0; b < p.B; b++) {
             int32_t id = 0;
@@ -302,8 +299,15 @@ TEST_P(CudaParityAttention, ForwardBackward) {
                 ids[(size_t)(b * p.T + t)] = id;
             }
         }
-        seg = upload(ids);
+        return upload(ids);
     }
+};
+
+TEST_P(CudaParityAttention, ForwardBackward) {
+    const AttentionCase p = GetParam();
+    const size_t nq = (size_t)(p.B * p.T * p.H * p.D), nk = (size_t)(p.B * p.T * p.KVH * p.D);
+    auto q = random(nq), k = random(nk), v = random(nk);
+    const Dual<int32_t> seg = segments(p);
     const float scale = 1.0f / std::sqrt((float)p.D);
     auto out = poison(nq), lse = poison((size_t)(p.B * p.H * p.T));
     RUN_BOTH(hb_attention_forward(c, out.p[s], lse.p[s], q.p[s], k.p[s], v.p[s], seg.p[s], p.B, p.T, p.H, p.KVH, p.D,
@@ -318,6 +322,38 @@ TEST_P(CudaParityAttention, ForwardBackward) {
     compare("attention dq", dq, {5e-5, 5e-4});
     compare("attention dk", dk, {5e-5, 5e-4});
     compare("attention dv", dv, {5e-5, 5e-4});
+}
+
+// bf16 q, k, v, out: both sides convert the same fp32 inputs with the shared bit-exact conversion. The bf16 outs
+// may differ by one bf16 step where the fp32 values straddle a rounding boundary; the backward then gets the CPU's
+// out and lse on both sides, so its comparison is not blurred by that.
+TEST_P(CudaParityAttention, ForwardBackwardBf16) {
+    const AttentionCase p = GetParam();
+    const size_t nq = (size_t)(p.B * p.T * p.H * p.D), nk = (size_t)(p.B * p.T * p.KVH * p.D);
+    const size_t nl = (size_t)(p.B * p.H * p.T);
+    auto q32 = random(nq), k32 = random(nk), v32 = random(nk);
+    auto q = upload(std::vector<uint16_t>(nq)), k = upload(std::vector<uint16_t>(nk)), v = upload(std::vector<uint16_t>(nk));
+    RUN_BOTH(hb_convert_f32_to_bf16(c, q.p[s], q32.p[s], (int64_t)nq));
+    RUN_BOTH(hb_convert_f32_to_bf16(c, k.p[s], k32.p[s], (int64_t)nk));
+    RUN_BOTH(hb_convert_f32_to_bf16(c, v.p[s], v32.p[s], (int64_t)nk));
+    const Dual<int32_t> seg = segments(p);
+    const float scale = 1.0f / std::sqrt((float)p.D);
+    auto out = upload(std::vector<uint16_t>(nq, 0x7fc0));
+    auto lse = poison(nl), out_f32 = poison(nq);
+    RUN_BOTH(hb_attention_forward_bf16(c, out.p[s], lse.p[s], q.p[s], k.p[s], v.p[s], seg.p[s], p.B, p.T, p.H, p.KVH,
+                                       p.D, scale));
+    RUN_BOTH(hb_convert_bf16_to_f32(c, out_f32.p[s], out.p[s], (int64_t)nq));
+    compare("attention_bf16 out", out_f32, {2e-5, 1.0 / 128});  // within one bf16 step
+    compare("attention_bf16 lse", lse, {2e-5, 2e-4});
+
+    auto saved_out = upload(download(out, 0));
+    auto saved_lse = upload(download(lse, 0));
+    auto dout = random(nq), dq = poison(nq), dk = poison(nk), dv = poison(nk);
+    RUN_BOTH(hb_attention_backward_bf16(c, dq.p[s], dk.p[s], dv.p[s], dout.p[s], q.p[s], k.p[s], v.p[s],
+                                        saved_out.p[s], saved_lse.p[s], seg.p[s], p.B, p.T, p.H, p.KVH, p.D, scale));
+    compare("attention_bf16 dq", dq, {5e-5, 5e-4});
+    compare("attention_bf16 dk", dk, {5e-5, 5e-4});
+    compare("attention_bf16 dv", dv, {5e-5, 5e-4});
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -7,11 +7,18 @@
 //
 // Layouts: q (B,T,H,D), k and v (B,T,KVH,D), out (B,T,H,D), lse (B,H,T); query head h reads KV head
 // h / (H/KVH). Row t of head h is at ((b*T + t)*H + h)*D, so rows of one head are H*D floats apart.
+//
+// Storage: q, k, v, out are fp32 (float) or bf16 (uint16_t, the _bf16 variants); one template serves both.
+// bf16 inputs are widened exactly where they are copied into the fp32 scratch (the head-major packs; q of the
+// forward, read in place when fp32, is widened into a copy with the same layout), so every product and sum
+// is the fp32 kernel's on the widened values, and the forward's out is rounded to bf16 once at the store.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <unordered_map>
 
+#include "bf16.hpp"
 #include "cpu-common.hpp"
 #include "cpu-kernels.hpp"
 
@@ -22,6 +29,23 @@ namespace {
 constexpr int64_t BQ = 64;  // queries per tile
 constexpr int64_t BK = 64;  // keys per tile
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Loads and stores of the storage type E of q, k, v, out: float, or bf16 (uint16_t) widened / rounded.
+inline float to_f32(float x) { return x; }
+inline float to_f32(uint16_t x) { return bf16_to_f32(x); }
+template <typename E>
+inline E from_f32(float x) {
+    if constexpr (std::is_same_v<E, float>) return x;
+    else return f32_to_bf16(x);
+}
+
+// dst (n) fp32 = src (n)
+template <typename E>
+inline void widen_n(float* dst, const E* src, int64_t n) {
+    if constexpr (std::is_same_v<E, float>) std::copy_n(src, n, dst);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
+}
 
 // Register-blocked small GEMM for the tiles: C (M,N) (+)= A (M,K) @ B (K,N), where A(r,k) = A[r*sar + k*sak]
 // (so A may be read transposed), B and C are row-major with leading dimensions ldb and ldc.
@@ -110,17 +134,44 @@ void gemm_tile(float* C, int64_t ldc, const float* A, int64_t sar, int64_t sak, 
 int64_t transposed_ld(int64_t T) { return padded(T) + 16; }  // + 16: not a power of two either
 
 // dst (B,NH,T,D) = src (B,T,NH,D) regrouped by head.
-void pack_rows(hb_context* ctx, float* dst, const float* src, int64_t B, int64_t T, int64_t NH, int64_t D) {
+template <typename E>
+void pack_rows(hb_context* ctx, float* dst, const E* src, int64_t B, int64_t T, int64_t NH, int64_t D) {
 #pragma omp parallel for num_threads(threads(ctx)) schedule(static) if (B * T * NH * D >= kParallelMin)
     for (int64_t bt = 0; bt < B * T; bt++) {
         const int64_t b = bt / T, t = bt % T;
-        for (int64_t h = 0; h < NH; h++) std::copy_n(src + (bt * NH + h) * D, D, dst + ((b * NH + h) * T + t) * D);
+        for (int64_t h = 0; h < NH; h++) widen_n(dst + ((b * NH + h) * T + t) * D, src + (bt * NH + h) * D, D);
+    }
+}
+
+// Row src (n) as fp32: src itself, or widened into buf.
+template <typename E>
+inline const float* row_f32(float* buf, const E* src, int64_t n) {
+    if constexpr (std::is_same_v<E, float>) {
+        (void)buf, (void)n;
+        return src;
+    } else {
+        widen_n(buf, src, n);
+        return buf;
+    }
+}
+
+// The fp32 view of q (B,T,H,D) for the forward's in-place reads: q itself, or its widened copy in `buf`.
+template <typename E>
+const float* fp32_view(hb_context* ctx, float* buf, const E* q, int64_t n) {
+    if constexpr (std::is_same_v<E, float>) {
+        (void)ctx, (void)buf, (void)n;
+        return q;
+    } else {
+#pragma omp parallel for num_threads(threads(ctx)) schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; i++) buf[i] = bf16_to_f32(q[i]);
+        return buf;
     }
 }
 
 // dst (B,NH,D,ldt) = src (B,T,NH,D) transposed per head, by blocks of 16 rows: their 64 cache lines fit
 // L1 even at a power-of-two row stride, and each (d, block) store fills one cache line.
-void pack_transposed(hb_context* ctx, float* dst, const float* src, int64_t B, int64_t T, int64_t NH, int64_t D,
+template <typename E>
+void pack_transposed(hb_context* ctx, float* dst, const E* src, int64_t B, int64_t T, int64_t NH, int64_t D,
                      int64_t ldt) {
     constexpr int64_t R = 16;
     const int64_t nblk = (T + R - 1) / R;
@@ -128,11 +179,11 @@ void pack_transposed(hb_context* ctx, float* dst, const float* src, int64_t B, i
     for (int64_t bh = 0; bh < B * NH; bh++)
         for (int64_t blk = 0; blk < nblk; blk++) {
             const int64_t b = bh / NH, h = bh % NH;
-            const float* in = src + (b * T * NH + h) * D;
+            const E* in = src + (b * T * NH + h) * D;
             float* out = dst + bh * D * ldt;
             const int64_t t1 = std::min(T, (blk + 1) * R);
             for (int64_t d = 0; d < D; d++)
-                for (int64_t t = blk * R; t < t1; t++) out[d * ldt + t] = in[t * NH * D + d];
+                for (int64_t t = blk * R; t < t1; t++) out[d * ldt + t] = to_f32(in[t * NH * D + d]);
         }
 }
 
@@ -166,22 +217,23 @@ inline void mask_segments(float* row, int64_t jend, int64_t t, int64_t s0, const
     for (int64_t j = 0; j < jend; j++) row[j] = ss[j] == st ? row[j] : kNegInf;
 }
 
-}  // namespace
-
-void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
-                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+template <typename E>
+void forward(hb_context* ctx, E* out, float* lse, const E* q_in, const E* k, const E* v, const int32_t* segments,
+             int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
     // q (B,T,H,D), k, v (B,T,KVH,D), segments (B,T) or NULL -> out (B,T,H,D), lse (B,H,T); both overwritten.
     const int64_t G = H / KVH, ldq = H * D;
     const int64_t nqb = (T + BQ - 1) / BQ;
     const int64_t* first = segments ? first_keys(segments, B, T) : nullptr;
     const int nt = threads(ctx);
     // scratch: k transposed (B,KVH,D,ldt), v by head (B,KVH,T,D); then per thread S (BQ,BK), O (BQ,D),
-    // running max and sum (BQ).
+    // running max and sum (BQ); last, for bf16 only, q widened (B,T,H,D).
     const int64_t ldt = transposed_ld(T), kv_rows = B * KVH * T * D;
     const int64_t per_thread = padded(BQ * BK) + padded(BQ * D) + 2 * padded(BQ);
-    float* vh = scratch_floats((size_t)(kv_rows + B * KVH * D * ldt + nt * per_thread));
+    const int64_t q_copy = std::is_same_v<E, float> ? 0 : B * T * H * D;
+    float* vh = scratch_floats((size_t)(kv_rows + B * KVH * D * ldt + nt * per_thread + q_copy));
     float* kt = vh + kv_rows;
     float* scratch = kt + B * KVH * D * ldt;
+    const float* q = fp32_view(ctx, scratch + nt * per_thread, q_in, q_copy);
     pack_rows(ctx, vh, v, B, T, KVH, D);
     pack_transposed(ctx, kt, k, B, T, KVH, D, ldt);
     const int64_t tasks = nqb * B * H;
@@ -240,18 +292,19 @@ void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, 
             // Every row sees at least its own key, so l > 0.
             for (int64_t i = 0; i < nq; i++) {
                 const float inv = 1.0f / l[i];
-                float* o = out + ((b * T + i0 + i) * H + h) * D;
+                E* o = out + ((b * T + i0 + i) * H + h) * D;
 #pragma omp simd
-                for (int64_t d = 0; d < D; d++) o[d] = O[i * D + d] * inv;
+                for (int64_t d = 0; d < D; d++) o[d] = from_f32<E>(O[i * D + d] * inv);
                 lse[(b * H + h) * T + i0 + i] = m[i] + std::log(l[i]);
             }
         }
     }
 }
 
-void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
-                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
-                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+template <typename E>
+void backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const E* q, const E* k, const E* v,
+              const E* out, const float* lse, const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH,
+              int64_t D, float scale) {
     // dout, q, out (B,T,H,D), k, v (B,T,KVH,D), lse (B,H,T), segments (B,T) or NULL
     // -> dq (B,T,H,D), dk, dv (B,T,KVH,D), all overwritten.
     // With P = exp(scale q.k - lse) and Di = sum_d dout*out of row i (= sum_j P_ij dP_ij):
@@ -263,10 +316,11 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
     const int64_t* first = segments ? first_keys(segments, B, T) : nullptr;
     const int nt = threads(ctx);
     // scratch: q, dout, k by head (B,NH,T,D); k and v transposed (B,KVH,D,ldt); then per thread
-    // P, dS (BQ,BK), dK, dV (BK,D), Di (G,T).
+    // P, dS (BQ,BK), dK, dV (BK,D), Di (G,T), and for bf16 one row of out widened (D).
     const int64_t ldt = transposed_ld(T), q_rows = B * H * T * D, kv_rows = B * KVH * T * D;
     const int64_t kv_t = B * KVH * D * ldt;
-    const int64_t per_thread = 2 * padded(BQ * BK) + 2 * padded(BK * D) + padded(G * T);
+    const int64_t out_row = std::is_same_v<E, float> ? 0 : padded(D);
+    const int64_t per_thread = 2 * padded(BQ * BK) + 2 * padded(BK * D) + padded(G * T) + out_row;
     float* qh = scratch_floats((size_t)(2 * q_rows + kv_rows + 2 * kv_t + nt * per_thread));
     float* doh = qh + q_rows;
     float* kh = doh + q_rows;
@@ -287,6 +341,7 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
         float* dK = dS + padded(BQ * BK);
         float* dV = dK + padded(BK * D);
         float* Di = dV + padded(BK * D);
+        float* orow = Di + padded(G * T);  // bf16 only
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < tasks; task++) {
             const int64_t b = task / KVH, kvh = task % KVH;
@@ -298,7 +353,7 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
                 const int64_t h = kvh * G + g;
                 for (int64_t t = 0; t < T; t++) {
                     const int64_t off = ((b * T + t) * H + h) * D;
-                    Di[g * T + t] = dot_of(dout + off, out + off, D);
+                    Di[g * T + t] = dot_of(dout + off, row_f32(orow, out + off, D), D);
                     std::fill_n(dq + off, D, 0.0f);
                 }
             }
@@ -345,6 +400,32 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
             }
         }
     }
+}
+
+}  // namespace
+
+void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    forward(ctx, out, lse, q, k, v, segments, B, T, H, KVH, D, scale);
+}
+
+void attention_forward_bf16(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k,
+                            const uint16_t* v, const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH,
+                            int64_t D, float scale) {
+    forward(ctx, out, lse, q, k, v, segments, B, T, H, KVH, D, scale);
+}
+
+void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
+                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    backward(ctx, dq, dk, dv, dout, q, k, v, out, lse, segments, B, T, H, KVH, D, scale);
+}
+
+void attention_backward_bf16(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const uint16_t* q,
+                             const uint16_t* k, const uint16_t* v, const uint16_t* out, const float* lse,
+                             const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D,
+                             float scale) {
+    backward(ctx, dq, dk, dv, dout, q, k, v, out, lse, segments, B, T, H, KVH, D, scale);
 }
 
 }  // namespace hb::cpu

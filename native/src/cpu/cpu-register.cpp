@@ -20,6 +20,8 @@ void register_kernels(hb_backend_ops& ops) {
     ops.rope_backward = rope_backward;
     ops.attention_forward = attention_forward;
     ops.attention_backward = attention_backward;
+    ops.attention_forward_bf16 = attention_forward_bf16;
+    ops.attention_backward_bf16 = attention_backward_bf16;
     ops.swiglu_forward = swiglu_forward;
     ops.swiglu_backward = swiglu_backward;
     ops.cross_entropy_forward = cross_entropy_forward;

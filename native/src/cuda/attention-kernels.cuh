@@ -1,15 +1,25 @@
 // attention-kernels.cuh — the device code of attention.cu (see there for the design). It uses only CUDA
 // built-ins and cuda-device.cuh, so tests/native/test-cuda-emulated.cpp can compile it as host C++ and run
 // it on CPU threads against a naive reference: the one check of this code possible without a GPU.
+//
+// The kernels are templates over the storage type E of q, k, v, out: float, or bf16 (uint16_t) for the _bf16
+// ops. Every load widens to fp32 (into shared memory or a register) and the forward's store of out rounds to bf16;
+// all arithmetic is the fp32 kernel's. dout, lse, Di, dq, dk, dv are fp32 in both.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 
+#include "bf16.hpp"
 #include "cuda-device.cuh"
 
 namespace hb::cuda::attention_kernels {
+
+__device__ __forceinline__ float to_f32(float x) { return x; }
+__device__ __forceinline__ float to_f32(uint16_t x) { return bf16_to_f32(x); }
+__device__ __forceinline__ void store_f32(float* p, float x) { *p = x; }
+__device__ __forceinline__ void store_f32(uint16_t* p, float x) { *p = f32_to_bf16(x); }
 
 constexpr int kThreads = 128;
 constexpr int kTPR = 4;   // threads per query row (forward) or key row (backward)
@@ -37,10 +47,10 @@ __device__ __forceinline__ bool visible(int t, int s, const int32_t* segments, c
     return s <= t && (segments == nullptr || segk[c] == segq[r]);
 }
 
-template <int DMAX, bool EXACT>
+template <int DMAX, bool EXACT, typename E>
 __global__ void __launch_bounds__(kThreads)
-    attention_forward_kernel(float* out, float* lse, const float* q, const float* k, const float* v,
-                             const int32_t* segments, int T, int H, int KVH, int D_runtime, float scale) {
+    attention_forward_kernel(E* out, float* lse, const E* q, const E* k, const E* v, const int32_t* segments, int T,
+                             int H, int KVH, int D_runtime, float scale) {
     constexpr int LD = DMAX + 1;
     constexpr int DPT = DMAX / kTPR;  // output columns per thread
     constexpr int KPT = kBK / kTPR;   // scores per thread per key tile
@@ -60,14 +70,14 @@ __global__ void __launch_bounds__(kThreads)
     const int kvh = h / (H / KVH);
     const int t = q0 + row;
     const int64_t q_stride = (int64_t)H * D, kv_stride = (int64_t)KVH * D;  // between consecutive tokens
-    const float* qb = q + (int64_t)b * T * q_stride + (int64_t)h * D;
-    const float* kb = k + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
-    const float* vb = v + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
+    const E* qb = q + (int64_t)b * T * q_stride + (int64_t)h * D;
+    const E* kb = k + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
+    const E* vb = v + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
     const int32_t* segb = segments != nullptr ? segments + (int64_t)b * T : nullptr;
 
     for (int i = tid; i < kBQ * D; i += kThreads) {
         const int r = i / D, d = i - r * D, tt = q0 + r;
-        Qs[r * LD + d] = tt < T ? qb[tt * q_stride + d] : 0.0f;
+        Qs[r * LD + d] = tt < T ? to_f32(qb[tt * q_stride + d]) : 0.0f;
     }
     if (tid < kBQ) segq[tid] = (segb != nullptr && q0 + tid < T) ? segb[q0 + tid] : 0;
 
@@ -81,8 +91,8 @@ __global__ void __launch_bounds__(kThreads)
         __syncthreads();  // the previous tile is no longer read (first pass: Qs and segq are written)
         for (int i = tid; i < kBK * D; i += kThreads) {
             const int c = i / D, d = i - c * D, s = k0 + c;
-            Ks[c * LD + d] = s < T ? kb[s * kv_stride + d] : 0.0f;
-            Vs[c * LD + d] = s < T ? vb[s * kv_stride + d] : 0.0f;
+            Ks[c * LD + d] = s < T ? to_f32(kb[s * kv_stride + d]) : 0.0f;
+            Vs[c * LD + d] = s < T ? to_f32(vb[s * kv_stride + d]) : 0.0f;
         }
         if (tid < kBK) segk[tid] = (segb != nullptr && k0 + tid < T) ? segb[k0 + tid] : 0;
         __syncthreads();
@@ -135,26 +145,26 @@ __global__ void __launch_bounds__(kThreads)
 
     if (t < T) {  // every valid row sees at least itself, so l > 0
         const float inv = 1.0f / l;
-        float* orow = out + ((int64_t)b * T + t) * q_stride + (int64_t)h * D;
+        E* orow = out + ((int64_t)b * T + t) * q_stride + (int64_t)h * D;
 #pragma unroll
         for (int jj = 0; jj < DPT; jj++) {
             const int d = sub + kTPR * jj;
-            if (EXACT || d < D) orow[d] = acc[jj] * inv;
+            if (EXACT || d < D) store_f32(&orow[d], acc[jj] * inv);
         }
         if (sub == 0) lse[((int64_t)b * H + h) * T + t] = m + logf(l);
     }
 }
 
 // Di (B,H,T) = rowsum(dout * out) over D; one warp per (b, t, h) row of the (B,T,H,D) tensors.
-__global__ void attention_di_kernel(float* Di, const float* dout, const float* out, int64_t rows, int T, int H,
-                                    int D) {
+template <typename E>
+__global__ void attention_di_kernel(float* Di, const float* dout, const E* out, int64_t rows, int T, int H, int D) {
     const int64_t w = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
     const int lane = threadIdx.x % 32;
     if (w >= rows) return;  // w is uniform across the warp: whole warps leave together
-    const float* o = out + w * D;
+    const E* o = out + w * D;
     const float* g = dout + w * D;
     float acc = 0.0f;
-    for (int i = lane; i < D; i += 32) acc += o[i] * g[i];
+    for (int i = lane; i < D; i += 32) acc += to_f32(o[i]) * g[i];
     acc = warp_sum(acc);
     if (lane == 0) {
         const int64_t h = w % H, bt = w / H, t = bt % T, b = bt / T;
@@ -162,11 +172,11 @@ __global__ void attention_di_kernel(float* Di, const float* dout, const float* o
     }
 }
 
-template <int DMAX, bool EXACT>
+template <int DMAX, bool EXACT, typename E>
 __global__ void __launch_bounds__(kThreads)
-    attention_backward_kernel(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                              const float* v, const float* lse, const float* Di, const int32_t* segments, int T,
-                              int H, int KVH, int D_runtime, float scale) {
+    attention_backward_kernel(float* dq, float* dk, float* dv, const float* dout, const E* q, const E* k, const E* v,
+                              const float* lse, const float* Di, const int32_t* segments, int T, int H, int KVH,
+                              int D_runtime, float scale) {
     constexpr int LD = DMAX + 1;
     constexpr int DPT = DMAX / kTPR;  // dK/dV (and dQ) columns per thread
     constexpr int QPT = kBQ / kTPR;   // query rows per thread in the score step
@@ -190,14 +200,14 @@ __global__ void __launch_bounds__(kThreads)
     const int G = H / KVH;
     const int s = k0 + c;
     const int64_t q_stride = (int64_t)H * D, kv_stride = (int64_t)KVH * D;
-    const float* kb = k + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
-    const float* vb = v + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
+    const E* kb = k + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
+    const E* vb = v + (int64_t)b * T * kv_stride + (int64_t)kvh * D;
     const int32_t* segb = segments != nullptr ? segments + (int64_t)b * T : nullptr;
 
     for (int i = tid; i < kBK * D; i += kThreads) {
         const int cc = i / D, d = i - cc * D, ss = k0 + cc;
-        Ks[cc * LD + d] = ss < T ? kb[ss * kv_stride + d] : 0.0f;
-        Vs[cc * LD + d] = ss < T ? vb[ss * kv_stride + d] : 0.0f;
+        Ks[cc * LD + d] = ss < T ? to_f32(kb[ss * kv_stride + d]) : 0.0f;
+        Vs[cc * LD + d] = ss < T ? to_f32(vb[ss * kv_stride + d]) : 0.0f;
     }
     if (tid < kBK) segk[tid] = (segb != nullptr && k0 + tid < T) ? segb[k0 + tid] : 0;
 
@@ -207,7 +217,7 @@ __global__ void __launch_bounds__(kThreads)
 
     for (int g = 0; g < G; g++) {
         const int h = kvh * G + g;
-        const float* qb = q + (int64_t)b * T * q_stride + (int64_t)h * D;
+        const E* qb = q + (int64_t)b * T * q_stride + (int64_t)h * D;
         const float* dob = dout + (int64_t)b * T * q_stride + (int64_t)h * D;
         const float* lse_b = lse + ((int64_t)b * H + h) * T;
         const float* Di_b = Di + ((int64_t)b * H + h) * T;
@@ -217,7 +227,7 @@ __global__ void __launch_bounds__(kThreads)
             __syncthreads();  // the previous query tile is no longer read (first pass: Ks, Vs, segk written)
             for (int i = tid; i < kBQ * D; i += kThreads) {
                 const int r = i / D, d = i - r * D, tt = q0 + r;
-                Qs[r * LD + d] = tt < T ? qb[tt * q_stride + d] : 0.0f;
+                Qs[r * LD + d] = tt < T ? to_f32(qb[tt * q_stride + d]) : 0.0f;
                 dOs[r * LD + d] = tt < T ? dob[tt * q_stride + d] : 0.0f;
             }
             if (tid < kBQ) {

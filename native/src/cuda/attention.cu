@@ -1,5 +1,7 @@
 // attention.cu — causal grouped-query attention, flash style (FlashAttention-2, Dao 2023): tiles of Q, K and V
 // in shared memory, online softmax, the (T,T) score matrix never stored. fp32 throughout, on the CUDA cores.
+// The _bf16 ops run the same kernels instantiated for bf16 (uint16_t) q, k, v, out: widened to fp32 as they are
+// loaded into shared memory, out rounded to bf16 at its one store (attention-kernels.cuh).
 //
 // Layouts (humpback.h): q, out, dq (B,T,H,D); k, v, dk, dv (B,T,KVH,D); lse (B,H,T); segments (B,T) or NULL.
 // Query head h reads KV head h / (H/KVH). Token t sees key s when s <= t and, with segments,
@@ -24,23 +26,23 @@ using namespace attention_kernels;
 
 namespace {
 
-template <int DMAX, bool EXACT>
-void launch_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
-                    const int32_t* segments, int B, int T, int H, int KVH, int D, float scale) {
+template <int DMAX, bool EXACT, typename E>
+void launch_forward(hb_context* ctx, E* out, float* lse, const E* q, const E* k, const E* v, const int32_t* segments,
+                    int B, int T, int H, int KVH, int D, float scale) {
     const size_t smem = forward_smem_bytes(DMAX);
-    auto kernel = attention_forward_kernel<DMAX, EXACT>;
+    auto kernel = attention_forward_kernel<DMAX, EXACT, E>;
     HB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     dim3 grid((unsigned)((T + kBQ - 1) / kBQ), (unsigned)H, (unsigned)B);
     kernel<<<grid, kThreads, smem, stream(ctx)>>>(out, lse, q, k, v, segments, T, H, KVH, D, scale);
     HB_CUDA_LAUNCH_CHECK();
 }
 
-template <int DMAX, bool EXACT>
-void launch_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
-                     const float* k, const float* v, const float* lse, const float* Di, const int32_t* segments,
-                     int B, int T, int H, int KVH, int D, float scale) {
+template <int DMAX, bool EXACT, typename E>
+void launch_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const E* q, const E* k,
+                     const E* v, const float* lse, const float* Di, const int32_t* segments, int B, int T, int H,
+                     int KVH, int D, float scale) {
     const size_t smem = backward_smem_bytes(DMAX);
-    auto kernel = attention_backward_kernel<DMAX, EXACT>;
+    auto kernel = attention_backward_kernel<DMAX, EXACT, E>;
     HB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     dim3 grid((unsigned)((T + kBK - 1) / kBK), (unsigned)KVH, (unsigned)B);
     kernel<<<grid, kThreads, smem, stream(ctx)>>>(dq, dk, dv, dout, q, k, v, lse, Di, segments, T, H, KVH, D, scale);
@@ -56,11 +58,11 @@ void check_dims(const char* fn, int64_t B, int64_t T, int64_t H, int64_t D) {
                     (long long)B, (long long)T, (long long)H);
 }
 
-}  // namespace
-
-void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
-                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
-    check_dims("hb_attention_forward", B, T, H, D);
+// E: the storage type of q, k, v, out (float, or uint16_t bf16).
+template <typename E>
+void forward(const char* fn, hb_context* ctx, E* out, float* lse, const E* q, const E* k, const E* v,
+             const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    check_dims(fn, B, T, H, D);
     set_device(ctx);
     const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
     if (D == 64) launch_forward<64, true>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
@@ -69,15 +71,16 @@ void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, 
     else launch_forward<128, false>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
 }
 
-void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
-                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
-                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
-    check_dims("hb_attention_backward", B, T, H, D);
+template <typename E>
+void backward(const char* fn, hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const E* q,
+              const E* k, const E* v, const E* out, const float* lse, const int32_t* segments, int64_t B, int64_t T,
+              int64_t H, int64_t KVH, int64_t D, float scale) {
+    check_dims(fn, B, T, H, D);
     set_device(ctx);
     cudaStream_t st = stream(ctx);
     const int64_t rows = B * T * H;
     float* Di = static_cast<float*>(scratch(ctx, (size_t)rows * sizeof(float)));
-    attention_di_kernel<<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H, (int)D);
+    attention_di_kernel<E><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H, (int)D);
     HB_CUDA_LAUNCH_CHECK();
     HB_CUDA_CHECK(cudaMemsetAsync(dq, 0, (size_t)(rows * D) * sizeof(float), st));  // dQ accumulates atomically
     const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
@@ -87,6 +90,33 @@ void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const 
     else if (D < 64)
         launch_backward<64, false>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
     else launch_backward<128, false>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
+}
+
+}  // namespace
+
+void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    forward("hb_attention_forward", ctx, out, lse, q, k, v, segments, B, T, H, KVH, D, scale);
+}
+
+void attention_forward_bf16(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k,
+                            const uint16_t* v, const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH,
+                            int64_t D, float scale) {
+    forward("hb_attention_forward_bf16", ctx, out, lse, q, k, v, segments, B, T, H, KVH, D, scale);
+}
+
+void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
+                        int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale) {
+    backward("hb_attention_backward", ctx, dq, dk, dv, dout, q, k, v, out, lse, segments, B, T, H, KVH, D, scale);
+}
+
+void attention_backward_bf16(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const uint16_t* q,
+                             const uint16_t* k, const uint16_t* v, const uint16_t* out, const float* lse,
+                             const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D,
+                             float scale) {
+    backward("hb_attention_backward_bf16", ctx, dq, dk, dv, dout, q, k, v, out, lse, segments, B, T, H, KVH, D,
+             scale);
 }
 
 }  // namespace hb::cuda

@@ -46,6 +46,13 @@ void attention_forward(hb_context* ctx, float* out, float* lse, const float* q, 
 void attention_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* out, const float* lse, const int32_t* segments,
                         int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D, float scale);
+void attention_forward_bf16(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k,
+                            const uint16_t* v, const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH,
+                            int64_t D, float scale);
+void attention_backward_bf16(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const uint16_t* q,
+                             const uint16_t* k, const uint16_t* v, const uint16_t* out, const float* lse,
+                             const int32_t* segments, int64_t B, int64_t T, int64_t H, int64_t KVH, int64_t D,
+                             float scale);
 
 // swiglu.cu
 void swiglu_forward(hb_context* ctx, float* out, const float* gate, const float* up, int64_t n);
