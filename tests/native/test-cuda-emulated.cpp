@@ -252,7 +252,7 @@ TEST(CudaEmulatedKernels, SwiGlu) {
     const int64_t n = 777;
     auto g = randv(n, 3, -6.0f, 6.0f), u = randv(n, 4), d = randv(n, 5);
     std::vector<float> out(n, NAN), dg(n, NAN), du(n, NAN);
-    emu::launch(dim3(grid_for(n, kThreads)), dim3(kThreads), 0, swiglu_forward_kernel, out.data(),
+    emu::launch(dim3(grid_for(n, kThreads)), dim3(kThreads), 0, swiglu_forward_kernel<float>, out.data(),
                 (const float*)g.data(), (const float*)u.data(), n);
     emu::launch(dim3(grid_for(n, kThreads)), dim3(kThreads), 0, swiglu_backward_kernel, dg.data(), du.data(),
                 (const float*)d.data(), (const float*)g.data(), (const float*)u.data(), n);
@@ -275,7 +275,7 @@ TEST(CudaEmulatedKernels, EmbeddingWithRepeatedAndOutOfRangeTokens) {
     auto wte = randv((size_t)(V * C), 6), dout = randv((size_t)(N * C), 7), dwte = randv((size_t)(V * C), 8);
     std::vector<float> out((size_t)(N * C), NAN);
     std::vector<double> ro(out.size()), rd(dwte.begin(), dwte.end());
-    emu::launch(dim3(grid_for(N * C, kThreads)), dim3(kThreads), 0, embedding_forward_kernel, out.data(),
+    emu::launch(dim3(grid_for(N * C, kThreads)), dim3(kThreads), 0, embedding_forward_kernel<float>, out.data(),
                 tokens.data(), (const float*)wte.data(), N, V, C);
     emu::launch(dim3(grid_for(N * C, kThreads)), dim3(kThreads), 0, embedding_backward_kernel, dwte.data(),
                 (const float*)dout.data(), tokens.data(), N, V, C);
@@ -324,7 +324,7 @@ TEST(CudaEmulatedKernels, RmsNorm) {
         auto x = randv((size_t)(N * C), 10, -2.0f, 2.0f), w = randv((size_t)C, 11, 0.5f, 1.5f);
         auto dout = randv((size_t)(N * C), 12), dinp = randv((size_t)(N * C), 13), dinp0 = dinp;
         std::vector<float> out((size_t)(N * C), NAN), rstd((size_t)N, NAN);
-        emu::launch(dim3((unsigned)N), dim3(kThreads), 0, rmsnorm_forward_kernel, out.data(), rstd.data(),
+        emu::launch(dim3((unsigned)N), dim3(kThreads), 0, rmsnorm_forward_kernel<float>, out.data(), rstd.data(),
                     (const float*)x.data(), (const float*)w.data(), C, eps);
         emu::launch(dim3((unsigned)N), dim3(kThreads), 0, rmsnorm_backward_dinp_kernel, dinp.data(),
                     (const float*)dout.data(), (const float*)x.data(), (const float*)w.data(),
@@ -457,8 +457,8 @@ TEST(CudaEmulatedKernels, CrossEntropyChunks) {
         for (int64_t v0 = 0; v0 < V; v0 += chunk) {
             const int64_t cw = std::min(chunk, V - v0);
             auto l = logits_of(v0, cw);
-            emu::launch(dim3(grid_for(N * cw, kThreads)), dim3(kThreads), 0, ce_dlogits_kernel, l.data(),
-                        targets.data(), (const float*)lse.data(), loss_scale, N, cw, v0);
+            emu::launch(dim3(grid_for(N * cw, kThreads)), dim3(kThreads), 0, ce_dlogits_kernel<float>, l.data(),
+                        (const float*)l.data(), targets.data(), (const float*)lse.data(), loss_scale, N, cw, v0);
             for (int64_t n = 0; n < N; n++)
                 for (int64_t j = 0; j < cw; j++)
                     for (int64_t c = 0; c < C; c++) {

@@ -38,4 +38,11 @@ HB_HOST_DEVICE float bf16_to_f32(uint16_t h) {
     return f;
 }
 
+// Loads and stores of an element that is fp32 or bf16, for kernels templated over their storage type: the math
+// is fp32 either way; a bf16 output is rounded once, on the store.
+HB_HOST_DEVICE float load_f32(float x) { return x; }
+HB_HOST_DEVICE float load_f32(uint16_t x) { return bf16_to_f32(x); }
+HB_HOST_DEVICE void store_f32(float& dst, float v) { dst = v; }
+HB_HOST_DEVICE void store_f32(uint16_t& dst, float v) { dst = f32_to_bf16(v); }
+
 }  // namespace hb

@@ -1,6 +1,7 @@
 // bf16.cpp — bf16 storage on the CPU: the conversions, and the bf16 GEMM as the specification every other backend
 // is checked against: both operands widened to fp32 (exact) and multiplied by the fp32 GEMM, which is what a bf16
 // GEMM with fp32 accumulation computes. It trades memory (a transient fp32 copy) for being plainly right.
+// hb_matmul_bf16_mixed is the same GEMM with an fp32 operand rounded to bf16 (and widened back) first.
 #include <climits>
 #include <vector>
 
@@ -23,17 +24,44 @@ void convert_bf16_to_f32(hb_context* ctx, float* out, const uint16_t* in, int64_
     for (int64_t i = 0; i < n; i++) out[i] = bf16_to_f32(in[i]);
 }
 
+namespace {
+
+// The bf16 value of an operand, widened to fp32 (exact): a bf16 operand as it is, an fp32 one rounded to bf16 first.
+void widen_operand(hb_context* ctx, float* out, const void* in, hb_dtype type, int64_t n) {
+    if (type == HB_DTYPE_BF16) {
+        convert_bf16_to_f32(ctx, out, static_cast<const uint16_t*>(in), n);
+        return;
+    }
+    const float* x = static_cast<const float*>(in);
+#pragma omp parallel for num_threads(threads(ctx)) if (n >= kParallelMin) schedule(static)
+    for (int64_t i = 0; i < n; i++) out[i] = bf16_to_f32(f32_to_bf16(x[i]));
+}
+
+void gemm_bf16_values(hb_context* ctx, const char* fn, float* out, const void* a, hb_dtype a_type, const void* b,
+                      hb_dtype b_type, int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha,
+                      float beta) {
+    for (int64_t v : {M, N, K})  // before allocating the fp32 copies, as sgemm would refuse them anyway
+        if (v > INT_MAX)
+            throw_error(HB_ERR_UNSUPPORTED, "%s: dimension %lld exceeds the 32-bit BLAS interface", fn, (long long)v);
+    std::vector<float> wa((size_t)(M * K)), wb((size_t)(K * N));
+    widen_operand(ctx, wa.data(), a, a_type, M * K);
+    widen_operand(ctx, wb.data(), b, b_type, K * N);
+    matmul(ctx, out, wa.data(), wb.data(), M, N, K, trans_a, trans_b, alpha, beta);
+}
+
+}  // namespace
+
 void matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N, int64_t K,
                  int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     // out (M,N) = alpha * op(a) @ op(b) + beta * out, a and b bf16 (shapes as in hb_matmul).
-    for (int64_t v : {M, N, K})  // before allocating the fp32 copies, as sgemm would refuse them anyway
-        if (v > INT_MAX)
-            throw_error(HB_ERR_UNSUPPORTED, "hb_matmul_bf16: dimension %lld exceeds the 32-bit BLAS interface",
-                        (long long)v);
-    std::vector<float> wa((size_t)(M * K)), wb((size_t)(K * N));
-    convert_bf16_to_f32(ctx, wa.data(), a, M * K);
-    convert_bf16_to_f32(ctx, wb.data(), b, K * N);
-    matmul(ctx, out, wa.data(), wb.data(), M, N, K, trans_a, trans_b, alpha, beta);
+    gemm_bf16_values(ctx, "hb_matmul_bf16", out, a, HB_DTYPE_BF16, b, HB_DTYPE_BF16, M, N, K, trans_a, trans_b, alpha,
+                     beta);
+}
+
+void matmul_bf16_mixed(hb_context* ctx, float* out, const void* a, hb_dtype a_type, const void* b, hb_dtype b_type,
+                       int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    // The same, each operand bf16 or fp32 (then rounded to bf16): hb_matmul_bf16(bf16(a), bf16(b)).
+    gemm_bf16_values(ctx, "hb_matmul_bf16_mixed", out, a, a_type, b, b_type, M, N, K, trans_a, trans_b, alpha, beta);
 }
 
 }  // namespace hb::cpu

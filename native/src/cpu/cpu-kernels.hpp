@@ -20,6 +20,9 @@ void convert_bf16_to_f32(hb_context* ctx, float* out, const uint16_t* in, int64_
 void matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N, int64_t K,
                  int32_t trans_a, int32_t trans_b, float alpha, float beta);
 
+void matmul_bf16_mixed(hb_context* ctx, float* out, const void* a, hb_dtype a_type, const void* b, hb_dtype b_type,
+                       int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta);
+
 // elementwise.cpp
 void axpy(hb_context* ctx, float* y, const float* x, float alpha, int64_t n);
 void add(hb_context* ctx, float* out, const float* a, const float* b, int64_t n);
@@ -30,10 +33,14 @@ void embedding_forward(hb_context* ctx, float* out, const int32_t* tokens, const
                        int64_t C);
 void embedding_backward(hb_context* ctx, float* dwte, const float* dout, const int32_t* tokens, int64_t N, int64_t V,
                         int64_t C);
+void embedding_forward_bf16(hb_context* ctx, float* out, const int32_t* tokens, const uint16_t* wte, int64_t N,
+                            int64_t V, int64_t C);
 
 // rmsnorm.cpp
 void rmsnorm_forward(hb_context* ctx, float* out, float* rstd, const float* inp, const float* weight, int64_t N,
                      int64_t C, float eps);
+void rmsnorm_forward_bf16(hb_context* ctx, uint16_t* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                          int64_t C, float eps);
 void rmsnorm_backward(hb_context* ctx, float* dinp, float* dweight, const float* dout, const float* inp,
                       const float* weight, const float* rstd, int64_t N, int64_t C);
 
@@ -60,6 +67,7 @@ void attention_backward_bf16(hb_context* ctx, float* dq, float* dk, float* dv, c
 
 // swiglu.cpp
 void swiglu_forward(hb_context* ctx, float* out, const float* gate, const float* up, int64_t n);
+void swiglu_forward_bf16(hb_context* ctx, uint16_t* out, const float* gate, const float* up, int64_t n);
 void swiglu_backward(hb_context* ctx, float* dgate, float* dup, const float* dout, const float* gate, const float* up,
                      int64_t n);
 
@@ -69,6 +77,11 @@ void cross_entropy_forward(hb_context* ctx, float* losses, float* lse, const flo
 void cross_entropy_backward(hb_context* ctx, float* dh, float* dw, const float* h, const float* w,
                             const int32_t* targets, const float* lse, float loss_scale, int64_t N, int64_t V, int64_t C,
                             int64_t chunk);
+void cross_entropy_forward_bf16(hb_context* ctx, float* losses, float* lse, const uint16_t* h, const uint16_t* w,
+                                const int32_t* targets, int64_t N, int64_t V, int64_t C, int64_t chunk);
+void cross_entropy_backward_bf16(hb_context* ctx, float* dh, float* dw, const uint16_t* h, const uint16_t* w,
+                                 const int32_t* targets, const float* lse, float loss_scale, int64_t N, int64_t V,
+                                 int64_t C, int64_t chunk);
 
 // lora.cpp
 void lora_forward(hb_context* ctx, float* y, float* xa, const float* x, const float* a, const float* b, int64_t N,

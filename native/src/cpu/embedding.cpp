@@ -1,6 +1,7 @@
 // embedding.cpp — token embedding lookup and its scatter-add backward.
 #include <algorithm>
 
+#include "bf16.hpp"
 #include "cpu-common.hpp"
 #include "cpu-kernels.hpp"
 #include "error.hpp"
@@ -16,12 +17,34 @@ static void check_tokens(const char* fn, const int32_t* tokens, int64_t N, int64
                         tokens[i], (long long)V);
 }
 
+namespace {
+
+// out (N,C) = float(wte (V,C) [tokens (N)]); the table is fp32 or bf16 (widened exactly).
+template <typename Table>
+void gather_rows(hb_context* ctx, const char* fn, float* out, const int32_t* tokens, const Table* wte, int64_t N,
+                 int64_t V, int64_t C) {
+    check_tokens(fn, tokens, N, V);
+#pragma omp parallel for num_threads(threads(ctx)) if (N * C >= kParallelMin) schedule(static)
+    for (int64_t i = 0; i < N; i++) {
+        const Table* src = wte + (int64_t)tokens[i] * C;
+        float* dst = out + i * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) dst[c] = load_f32(src[c]);
+    }
+}
+
+}  // namespace
+
 void embedding_forward(hb_context* ctx, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t V,
                        int64_t C) {
     // out (N,C) = wte (V,C) [tokens (N)]; overwritten.
-    check_tokens("hb_embedding_forward", tokens, N, V);
-#pragma omp parallel for num_threads(threads(ctx)) if (N * C >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < N; i++) std::copy_n(wte + (int64_t)tokens[i] * C, C, out + i * C);
+    gather_rows(ctx, "hb_embedding_forward", out, tokens, wte, N, V, C);
+}
+
+void embedding_forward_bf16(hb_context* ctx, float* out, const int32_t* tokens, const uint16_t* wte, int64_t N,
+                            int64_t V, int64_t C) {
+    // The same with a bf16 table: out (N,C) = float(wte[tokens]).
+    gather_rows(ctx, "hb_embedding_forward_bf16", out, tokens, wte, N, V, C);
 }
 
 void embedding_backward(hb_context* ctx, float* dwte, const float* dout, const int32_t* tokens, int64_t N, int64_t V,

@@ -3,23 +3,41 @@
 #include <cmath>
 #include <vector>
 
+#include "bf16.hpp"
 #include "cpu-common.hpp"
 #include "cpu-kernels.hpp"
 
 namespace hb::cpu {
 
-void rmsnorm_forward(hb_context* ctx, float* out, float* rstd, const float* inp, const float* weight, int64_t N,
-                     int64_t C, float eps) {
-    // inp (N,C), weight (C) -> out (N,C); rstd (N) = 1/sqrt(mean(inp^2) + eps), saved for the backward.
+namespace {
+
+// inp (N,C), weight (C) -> out (N,C) fp32 or bf16 (rounded once); rstd (N) fp32.
+template <typename Out>
+void rmsnorm_rows(hb_context* ctx, Out* out, float* rstd, const float* inp, const float* weight, int64_t N, int64_t C,
+                  float eps) {
 #pragma omp parallel for num_threads(threads(ctx)) if (N * C >= kParallelMin) schedule(static)
     for (int64_t i = 0; i < N; i++) {
         const float* x = inp + i * C;
-        float* o = out + i * C;
+        Out* o = out + i * C;
         const float s = 1.0f / std::sqrt(dot_of(x, x, C) / (float)C + eps);
 #pragma omp simd
-        for (int64_t c = 0; c < C; c++) o[c] = x[c] * s * weight[c];
+        for (int64_t c = 0; c < C; c++) store_f32(o[c], x[c] * s * weight[c]);
         rstd[i] = s;
     }
+}
+
+}  // namespace
+
+void rmsnorm_forward(hb_context* ctx, float* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                     int64_t C, float eps) {
+    // inp (N,C), weight (C) -> out (N,C); rstd (N) = 1/sqrt(mean(inp^2) + eps), saved for the backward.
+    rmsnorm_rows(ctx, out, rstd, inp, weight, N, C, eps);
+}
+
+void rmsnorm_forward_bf16(hb_context* ctx, uint16_t* out, float* rstd, const float* inp, const float* weight, int64_t N,
+                          int64_t C, float eps) {
+    // The same with out = bf16(inp * rstd * weight).
+    rmsnorm_rows(ctx, out, rstd, inp, weight, N, C, eps);
 }
 
 void rmsnorm_backward(hb_context* ctx, float* dinp, float* dweight, const float* dout, const float* inp,

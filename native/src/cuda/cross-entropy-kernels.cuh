@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "bf16.hpp"
 #include "cuda-device.cuh"
 
 namespace hb::cuda::cross_entropy_kernels {
@@ -69,9 +70,12 @@ __global__ void ce_finish_kernel(float* losses, float* lse, const float* run_sum
     }
 }
 
-// logits (N,cw) -> dlogits in place: loss_scale * (exp(logit - lse[n]) - [v0 + j == target]); 0 for ignored rows.
-__global__ void ce_dlogits_kernel(float* logits, const int32_t* targets, const float* lse, float loss_scale,
-                                  int64_t N, int64_t cw, int64_t v0) {
+// logits (N,cw) -> dlogits (N,cw) = loss_scale * (exp(logit - lse[n]) - [v0 + j == target]); 0 for ignored rows.
+// Out is float (dlogits may then be logits: each element is read, then written, by one thread), or uint16_t: the
+// bf16 dlogits that the bf16 GEMMs of the bf16 backward consume.
+template <typename Out>
+__global__ void ce_dlogits_kernel(Out* dlogits, const float* logits, const int32_t* targets, const float* lse,
+                                  float loss_scale, int64_t N, int64_t cw, int64_t v0) {
     const int64_t total = N * cw;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total;
          i += (int64_t)gridDim.x * blockDim.x) {
@@ -83,7 +87,7 @@ __global__ void ce_dlogits_kernel(float* logits, const int32_t* targets, const f
             if (v0 + j == t) d -= 1.0f;
             d *= loss_scale;
         }
-        logits[i] = d;
+        store_f32(dlogits[i], d);
     }
 }
 

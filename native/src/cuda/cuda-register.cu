@@ -10,6 +10,12 @@ void register_kernels(hb_backend_ops& ops) {
     ops.convert_f32_to_bf16 = convert_f32_to_bf16;
     ops.convert_bf16_to_f32 = convert_bf16_to_f32;
     ops.matmul_bf16 = matmul_bf16;
+    ops.matmul_bf16_mixed = matmul_bf16_mixed;
+    ops.embedding_forward_bf16 = embedding_forward_bf16;
+    ops.rmsnorm_forward_bf16 = rmsnorm_forward_bf16;
+    ops.swiglu_forward_bf16 = swiglu_forward_bf16;
+    ops.cross_entropy_forward_bf16 = cross_entropy_forward_bf16;
+    ops.cross_entropy_backward_bf16 = cross_entropy_backward_bf16;
     ops.add = add;
     ops.scale = scale;
     ops.embedding_forward = embedding_forward;

@@ -8,12 +8,24 @@ namespace hb::cuda {
 
 using namespace embedding_kernels;
 
+template <typename Table>
+static void gather_rows(hb_context* ctx, float* out, const int32_t* tokens, const Table* wte, int64_t N, int64_t V,
+                        int64_t C) {
+    set_device(ctx);
+    embedding_forward_kernel<Table><<<grid_stride_blocks(N * C, kThreads), kThreads, 0, stream(ctx)>>>(out, tokens,
+                                                                                                        wte, N, V, C);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
 void embedding_forward(hb_context* ctx, float* out, const int32_t* tokens, const float* wte, int64_t N, int64_t V,
                        int64_t C) {
-    set_device(ctx);
-    embedding_forward_kernel<<<grid_stride_blocks(N * C, kThreads), kThreads, 0, stream(ctx)>>>(out, tokens, wte, N,
-                                                                                                 V, C);
-    HB_CUDA_LAUNCH_CHECK();
+    gather_rows(ctx, out, tokens, wte, N, V, C);
+}
+
+// The same with a bf16 table, widened exactly in the kernel.
+void embedding_forward_bf16(hb_context* ctx, float* out, const int32_t* tokens, const uint16_t* wte, int64_t N,
+                            int64_t V, int64_t C) {
+    gather_rows(ctx, out, tokens, wte, N, V, C);
 }
 
 void embedding_backward(hb_context* ctx, float* dwte, const float* dout, const int32_t* tokens, int64_t N, int64_t V,

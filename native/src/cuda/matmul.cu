@@ -8,7 +8,8 @@
 // tensor cores); tf32 = CUBLAS_COMPUTE_32F_FAST_TF32; bf16 = CUBLAS_COMPUTE_32F_FAST_16BF. Inputs and
 // outputs stay fp32 in all modes; only the multiplications inside cuBLAS lose precision.
 // hb_matmul_bf16 runs the same code with bf16 operands (CUDA_R_16BF), fp32 output and CUBLAS_COMPUTE_32F
-// accumulation (tensor cores on sm_80+), whatever the mode.
+// accumulation (tensor cores on sm_80+), whatever the mode; hb_matmul_bf16_mixed rounds its fp32 operands to bf16
+// into the context's scratch first.
 #include <climits>
 
 #include "cuda-ops.cuh"
@@ -160,6 +161,30 @@ void matmul(hb_context* ctx, float* out, const float* a, const float* b, int64_t
 void matmul_bf16(hb_context* ctx, float* out, const uint16_t* a, const uint16_t* b, int64_t M, int64_t N, int64_t K,
                  int32_t trans_a, int32_t trans_b, float alpha, float beta) {
     gemm(ctx, out, a, b, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta);
+}
+
+// hb_matmul_bf16 where an operand may be fp32: fp32 operands are rounded to bf16 into the context's scratch (each
+// copy 256-byte aligned), then the bf16 GEMM. out (M,N) fp32 = alpha * op(bf16(a)) @ op(bf16(b)) + beta * out.
+void matmul_bf16_mixed(hb_context* ctx, float* out, const void* a, hb_dtype a_type, const void* b, hb_dtype b_type,
+                       int64_t M, int64_t N, int64_t K, int32_t trans_a, int32_t trans_b, float alpha, float beta) {
+    set_device(ctx);
+    const bool round_a = a_type == HB_DTYPE_F32, round_b = b_type == HB_DTYPE_F32;
+    const size_t a_bytes = round_a ? ((size_t)(M * K) * sizeof(uint16_t) + 255) / 256 * 256 : 0;
+    const size_t b_bytes = round_b ? (size_t)(K * N) * sizeof(uint16_t) : 0;
+    char* copies = a_bytes + b_bytes > 0 ? static_cast<char*>(scratch(ctx, a_bytes + b_bytes)) : nullptr;
+    const uint16_t* a16 = static_cast<const uint16_t*>(a);
+    const uint16_t* b16 = static_cast<const uint16_t*>(b);
+    if (round_a) {
+        uint16_t* dst = reinterpret_cast<uint16_t*>(copies);
+        convert_f32_to_bf16(ctx, dst, static_cast<const float*>(a), M * K);
+        a16 = dst;
+    }
+    if (round_b) {
+        uint16_t* dst = reinterpret_cast<uint16_t*>(copies + a_bytes);
+        convert_f32_to_bf16(ctx, dst, static_cast<const float*>(b), K * N);
+        b16 = dst;
+    }
+    gemm(ctx, out, a16, b16, CUDA_R_16BF, M, N, K, trans_a, trans_b, alpha, beta);
 }
 
 }  // namespace hb::cuda

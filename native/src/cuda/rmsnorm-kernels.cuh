@@ -5,14 +5,17 @@
 #include <cmath>
 #include <cstdint>
 
+#include "bf16.hpp"
 #include "cuda-device.cuh"
 
 namespace hb::cuda::rmsnorm_kernels {
 
 constexpr int kThreads = 256;  // one block per row; a multiple of 32 (block_sum)
 
-// out (N,C), rstd (N) = f(inp (N,C), weight (C)); block n handles row n.
-__global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp, const float* weight, int64_t C,
+// out (N,C), rstd (N) = f(inp (N,C), weight (C)); block n handles row n. Out is float, or uint16_t for a bf16
+// output (rounded once; rstd stays fp32).
+template <typename Out>
+__global__ void rmsnorm_forward_kernel(Out* out, float* rstd, const float* inp, const float* weight, int64_t C,
                                        float eps) {
     HB_STATIC_SHARED(float, shared, 32);
     const int64_t n = blockIdx.x;
@@ -21,8 +24,8 @@ __global__ void rmsnorm_forward_kernel(float* out, float* rstd, const float* inp
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
     ss = block_sum(ss, shared);
     const float r = rsqrtf(ss / (float)C + eps);
-    float* o = out + n * C;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) o[c] = x[c] * r * weight[c];
+    Out* o = out + n * C;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) store_f32(o[c], x[c] * r * weight[c]);
     if (threadIdx.x == 0) rstd[n] = r;
 }
 

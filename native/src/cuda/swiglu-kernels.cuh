@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "bf16.hpp"
 #include "cuda-device.cuh"
 
 namespace hb::cuda::swiglu_kernels {
@@ -13,11 +14,12 @@ constexpr int kThreads = 256;
 
 __device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-// out (n) = silu(gate (n)) * up (n)
-__global__ void swiglu_forward_kernel(float* out, const float* gate, const float* up, int64_t n) {
+// out (n) = silu(gate (n)) * up (n); Out is float, or uint16_t for a bf16 output (rounded once).
+template <typename Out>
+__global__ void swiglu_forward_kernel(Out* out, const float* gate, const float* up, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         float g = gate[i];
-        out[i] = g * sigmoid(g) * up[i];
+        store_f32(out[i], g * sigmoid(g) * up[i]);
     }
 }
 
