@@ -6,6 +6,7 @@
 #include "cuda-emulator.hpp"
 // clang-format off: the emulator must come first
 #include "adamw-kernels.cuh"
+#include "bf16.hpp"
 #include "attention-kernels.cuh"
 #include "cross-entropy-kernels.cuh"
 #include "elementwise-kernels.cuh"
@@ -226,6 +227,18 @@ std::vector<float> randv(size_t n, unsigned seed, float lo = -1.0f, float hi = 1
     return v;
 }
 
+// The bf16 instantiation of a kernel templated over its output type computes what the fp32 one does, rounded once.
+void expect_rounded(const char* what, const std::vector<uint16_t>& got, const std::vector<float>& fp32) {
+    ASSERT_EQ(got.size(), fp32.size()) << what;
+    int bad = 0;
+    for (size_t i = 0; i < got.size() && bad < 5; i++)
+        if (got[i] != hb::f32_to_bf16(fp32[i])) {
+            ADD_FAILURE() << what << "[" << i << "]: 0x" << std::hex << got[i] << ", bf16 of the fp32 result 0x"
+                          << hb::f32_to_bf16(fp32[i]) << std::dec;
+            bad++;
+        }
+}
+
 TEST(CudaEmulatedKernels, ElementwiseIncludingAShortGrid) {
     using namespace hb::cuda::elementwise_kernels;
     const int64_t n = 1000;
@@ -264,6 +277,10 @@ TEST(CudaEmulatedKernels, SwiGlu) {
         ru[i] = d[i] * x * sg;
     }
     expect_close("swiglu out", out, ro, {1e-6, 1e-5});
+    std::vector<uint16_t> out16(n, 0xffff);
+    emu::launch(dim3(grid_for(n, kThreads)), dim3(kThreads), 0, swiglu_forward_kernel<uint16_t>, out16.data(),
+                (const float*)g.data(), (const float*)u.data(), n);
+    expect_rounded("swiglu bf16 out", out16, out);
     expect_close("swiglu dgate", dg, rg, {1e-6, 1e-5});
     expect_close("swiglu dup", du, ru, {1e-6, 1e-5});
 }
@@ -287,6 +304,18 @@ TEST(CudaEmulatedKernels, EmbeddingWithRepeatedAndOutOfRangeTokens) {
             if (ok) rd[(size_t)(t * C + c)] += dout[(size_t)(n * C + c)];
         }
     expect_close("embedding out", out, ro, {0.0, 0.0});
+    // bf16 table: the rows widened exactly (out-of-range ids still give zeros).
+    std::vector<uint16_t> wte16(wte.size());
+    for (size_t i = 0; i < wte.size(); i++) wte16[i] = hb::f32_to_bf16(wte[i]);
+    std::vector<float> out_b((size_t)(N * C), NAN);
+    emu::launch(dim3(grid_for(N * C, kThreads)), dim3(kThreads), 0, embedding_forward_kernel<uint16_t>, out_b.data(),
+                tokens.data(), (const uint16_t*)wte16.data(), N, V, C);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            const int32_t t = tokens[(size_t)n];
+            ro[(size_t)(n * C + c)] = t >= 0 && t < V ? hb::bf16_to_f32(wte16[(size_t)(t * C + c)]) : 0.0;
+        }
+    expect_close("embedding out (bf16 table)", out_b, ro, {0.0, 0.0});
     expect_close("embedding dwte", dwte, rd, {1e-6, 1e-6});
 }
 
@@ -347,6 +376,12 @@ TEST(CudaEmulatedKernels, RmsNorm) {
         }
         expect_close("rmsnorm out", out, ro, {1e-5, 1e-5});
         expect_close("rmsnorm rstd", rstd, rr, {1e-5, 1e-5});
+        std::vector<uint16_t> out16((size_t)(N * C), 0xffff);
+        std::vector<float> rstd16((size_t)N, NAN);
+        emu::launch(dim3((unsigned)N), dim3(kThreads), 0, rmsnorm_forward_kernel<uint16_t>, out16.data(),
+                    rstd16.data(), (const float*)x.data(), (const float*)w.data(), C, eps);
+        expect_rounded("rmsnorm bf16 out", out16, out);
+        expect_close("rmsnorm rstd (bf16 out)", rstd16, std::vector<double>(rstd.begin(), rstd.end()), {0.0, 0.0});
         expect_close("rmsnorm dinp (+=)", dinp, rd, {1e-5, 1e-4});
     }
     // dweight: several row blocks (N > kRowsPerBlock) and a partial column block.
@@ -457,8 +492,13 @@ TEST(CudaEmulatedKernels, CrossEntropyChunks) {
         for (int64_t v0 = 0; v0 < V; v0 += chunk) {
             const int64_t cw = std::min(chunk, V - v0);
             auto l = logits_of(v0, cw);
+            // The bf16 backward's instantiation writes the same dlogits, rounded, to a separate buffer.
+            std::vector<uint16_t> l16(l.size(), 0xffff);
+            emu::launch(dim3(grid_for(N * cw, kThreads)), dim3(kThreads), 0, ce_dlogits_kernel<uint16_t>, l16.data(),
+                        (const float*)l.data(), targets.data(), (const float*)lse.data(), loss_scale, N, cw, v0);
             emu::launch(dim3(grid_for(N * cw, kThreads)), dim3(kThreads), 0, ce_dlogits_kernel<float>, l.data(),
                         (const float*)l.data(), targets.data(), (const float*)lse.data(), loss_scale, N, cw, v0);
+            expect_rounded("bf16 dlogits", l16, l);
             for (int64_t n = 0; n < N; n++)
                 for (int64_t j = 0; j < cw; j++)
                     for (int64_t c = 0; c < C; c++) {
