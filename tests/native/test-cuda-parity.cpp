@@ -409,6 +409,123 @@ TEST_F(CudaParity, CrossEntropy) {
     }
 }
 
+// ---------------------------------------------------------------- bf16 activations (mixed precision)
+
+// bf16 outputs of both sides within one bf16 ulp (adjacent bit patterns of the same sign): the fp32 results they
+// round differ in the last fp32 bits (expf, rsqrtf, the order of sums), which may tip a rounding either way.
+void expect_bf16_within_ulp(const std::string& what, const std::vector<uint16_t>& gpu,
+                            const std::vector<uint16_t>& cpu) {
+    ASSERT_EQ(gpu.size(), cpu.size()) << what;
+    int bad = 0;
+    auto ordinal = [](uint16_t v) { return (v & 0x8000) ? -(int)(v & 0x7fff) : (int)v; };  // monotone in the value
+    for (size_t i = 0; i < gpu.size() && bad < 10; i++) {
+        if (std::abs(ordinal(gpu[i]) - ordinal(cpu[i])) > 1) {
+            ADD_FAILURE() << what << "[" << i << "]: cuda 0x" << std::hex << gpu[i] << ", cpu 0x" << cpu[i] << std::dec;
+            bad++;
+        }
+    }
+}
+
+TEST_F(CudaParity, MatmulBf16MixedEveryDtypePair) {
+    struct Case {
+        int64_t M, N, K;
+    };
+    for (Case cs : {Case{1, 1, 1}, Case{7, 13, 5}, Case{129, 65, 257}})
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (hb_dtype at : {HB_DTYPE_F32, HB_DTYPE_BF16})
+                    for (hb_dtype bt : {HB_DTYPE_F32, HB_DTYPE_BF16}) {
+                        SCOPED_TRACE(::testing::Message() << "M=" << cs.M << " N=" << cs.N << " K=" << cs.K
+                                                          << " trans_a=" << ta << " trans_b=" << tb << " a_type=" << at
+                                                          << " b_type=" << bt);
+                        auto a32 = random((size_t)(cs.M * cs.K)), b32 = random((size_t)(cs.K * cs.N));
+                        auto a16 = upload(std::vector<uint16_t>(a32.n)), b16 = upload(std::vector<uint16_t>(b32.n));
+                        RUN_BOTH(hb_convert_f32_to_bf16(c, a16.p[s], a32.p[s], (int64_t)a32.n));
+                        RUN_BOTH(hb_convert_f32_to_bf16(c, b16.p[s], b32.p[s], (int64_t)b32.n));
+                        auto out = random((size_t)(cs.M * cs.N));
+                        RUN_BOTH(hb_matmul_bf16_mixed(
+                            c, out.p[s], at == HB_DTYPE_F32 ? (const void*)a32.p[s] : (const void*)a16.p[s], at,
+                            bt == HB_DTYPE_F32 ? (const void*)b32.p[s] : (const void*)b16.p[s], bt, cs.M, cs.N, cs.K,
+                            ta, tb, 0.7f, 0.5f));
+                        compare("matmul_bf16_mixed out", out, {2e-6 * std::sqrt((double)cs.K), 1e-5});
+                    }
+}
+
+TEST_F(CudaParity, EmbeddingBf16Table) {
+    const int64_t N = 37, V = 50, C = 33;
+    auto tokens = ints((size_t)N, 0, (int32_t)V - 1);
+    auto wte32 = random((size_t)(V * C));
+    auto wte = upload(std::vector<uint16_t>(wte32.n));
+    RUN_BOTH(hb_convert_f32_to_bf16(c, wte.p[s], wte32.p[s], (int64_t)wte32.n));
+    auto out = poison((size_t)(N * C));
+    RUN_BOTH(hb_embedding_forward_bf16(c, out.p[s], tokens.p[s], wte.p[s], N, V, C));
+    compare("embedding out (bf16 table)", out, {0.0, 0.0});
+}
+
+TEST_F(CudaParity, RmsNormBf16Output) {
+    for (int64_t N : {1, 17})
+        for (int64_t C : {7, 768, 2049}) {
+            SCOPED_TRACE(::testing::Message() << "N=" << N << " C=" << C);
+            auto inp = random((size_t)(N * C), -2.0f, 2.0f), weight = random((size_t)C, 0.5f, 1.5f);
+            auto out = upload(std::vector<uint16_t>((size_t)(N * C), 0xffff));
+            auto rstd = poison((size_t)N);
+            RUN_BOTH(hb_rmsnorm_forward_bf16(c, out.p[s], rstd.p[s], inp.p[s], weight.p[s], N, C, 1e-5f));
+            expect_bf16_within_ulp("rmsnorm bf16 out", download(out, 1), download(out, 0));
+            compare("rmsnorm rstd (bf16 out)", rstd, {1e-5, 1e-5});
+        }
+}
+
+TEST_F(CudaParity, SwiGluBf16Output) {
+    for (int64_t n : {1, 1001, 100003}) {
+        SCOPED_TRACE(::testing::Message() << "n=" << n);
+        auto gate = random((size_t)n, -6.0f, 6.0f), up = random((size_t)n);
+        auto out = upload(std::vector<uint16_t>((size_t)n, 0xffff));
+        RUN_BOTH(hb_swiglu_forward_bf16(c, out.p[s], gate.p[s], up.p[s], n));
+        expect_bf16_within_ulp("swiglu bf16 out", download(out, 1), download(out, 0));
+    }
+}
+
+// Logits from bf16 h and w (fp32 accumulation on both sides, whatever HB_CUDA_MATMUL says). The backward rounds
+// dlogits to bf16 on both sides; where the two fp32 dlogits straddle a bf16 rounding point they round apart by one
+// bf16 ulp (2^-8 |d| <= 2^-8 loss_scale), which the gradients' atol allows for.
+TEST_F(CudaParity, CrossEntropyBf16) {
+    const int64_t N = 9, V = 1000, C = 64;
+    std::vector<int32_t> tgt((size_t)N);
+    std::uniform_int_distribution<int32_t> u(0, (int32_t)V - 1);
+    for (auto& t : tgt) t = u(rng);
+    tgt[2] = -1;    // ignored
+    tgt[5] = -100;  // ignored
+    tgt[7] = (int32_t)V - 1;
+    auto targets = upload(tgt);
+    auto h32 = random((size_t)(N * C)), w32 = random((size_t)(V * C), -0.3f, 0.3f);
+    auto h = upload(std::vector<uint16_t>(h32.n)), w = upload(std::vector<uint16_t>(w32.n));
+    RUN_BOTH(hb_convert_f32_to_bf16(c, h.p[s], h32.p[s], (int64_t)h32.n));
+    RUN_BOTH(hb_convert_f32_to_bf16(c, w.p[s], w32.p[s], (int64_t)w32.n));
+    const float loss_scale = 1.0f / 7.0f;
+    const Tolerance fwd{2e-6 * std::sqrt((double)C), 1e-5};
+    const double flip = loss_scale * std::ldexp(1.0, -7);
+    for (int64_t chunk : {0, 128, 333, 1000}) {
+        SCOPED_TRACE(::testing::Message() << "chunk=" << chunk);
+        auto losses = poison((size_t)N), lse = poison((size_t)N);
+        RUN_BOTH(hb_cross_entropy_forward_bf16(c, losses.p[s], lse.p[s], h.p[s], w.p[s], targets.p[s], N, V, C, chunk));
+        compare("cross-entropy bf16 losses", losses, fwd);
+        std::vector<float> lse_cpu = download(lse, 0), lse_gpu = download(lse, 1);
+        for (size_t i = 0; i < tgt.size(); i++)
+            if (tgt[i] < 0) lse_cpu[i] = lse_gpu[i] = 0.0f;
+        expect_close("cross-entropy bf16 lse", lse_gpu, lse_cpu, fwd);
+
+        auto dh = poison((size_t)(N * C)), dw = random((size_t)(V * C));
+        RUN_BOTH(hb_cross_entropy_backward_bf16(c, dh.p[s], dw.p[s], h.p[s], w.p[s], targets.p[s], lse.p[s],
+                                                loss_scale, N, V, C, chunk));
+        compare("cross-entropy bf16 dh", dh, {2e-6 * std::sqrt((double)V) + flip, 1e-3});
+        compare("cross-entropy bf16 dw (+=)", dw, {2e-6 * std::sqrt((double)N) + flip, 1e-3});
+        auto dh2 = poison((size_t)(N * C));
+        RUN_BOTH(hb_cross_entropy_backward_bf16(c, dh2.p[s], nullptr, h.p[s], w.p[s], targets.p[s], lse.p[s],
+                                                loss_scale, N, V, C, chunk));
+        compare("cross-entropy bf16 dh (frozen head)", dh2, {2e-6 * std::sqrt((double)V) + flip, 1e-3});
+    }
+}
+
 // ---------------------------------------------------------------- LoRA
 
 TEST_F(CudaParity, Lora) {
