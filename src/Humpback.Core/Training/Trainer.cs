@@ -81,6 +81,8 @@ public sealed class Trainer
         using var model = new LlamaModel(device, config, o.Mode, batch, collator.MaxSeqLen, o.Mode == TrainMode.Lora ? o.Lora : null, o.Recompute, o.Precision);
         model.LoadWeights(weights, o.BaseDir);
         if (o.Mode == TrainMode.Lora) model.InitLora(o.Seed);
+        _log.WriteLine($"model: {config.ParameterCount / 1e6:F1}M params, {o.Mode.ToString().ToLowerInvariant()} fine-tuning, {o.Precision.Name()}, " +
+                       $"{model.DeviceBytes / 1048576.0:F0} MiB planned on {o.Device} (batch {batch} x {collator.MaxSeqLen})");
 
         long startStep = 0;
         string metricsPath = Path.Combine(o.OutDir, MetricsFile);

@@ -54,6 +54,8 @@ public class RealDataRunTests(ITestOutputHelper output)
         output.WriteLine(log.ToString());
 
         Assert.All(run.Manifest.Stages.Values, s => Assert.Equal("done", s.Status));
+        // The preset trains in bf16 mixed precision (the GPU run's setting): the CPU backend runs that path here.
+        Assert.Contains("full fine-tuning, bf16", log.ToString());
         Assert.DoesNotContain("world", run.Manifest.Stages.Keys);
         foreach (string stage in new[] { "seed", "segment", "train-myx", "augment", "train-m0", "curate", "select", "train-m1",
                                          "eval-answers-m0", "eval-answers-m1", "eval-perplexity-m1", "eval-judge-m1-vs-m0", "report" })
