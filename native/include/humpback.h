@@ -306,6 +306,28 @@ typedef struct hb_adamw_config {
 HB_API hb_status hb_adamw_update(hb_context* ctx, float* param, const float* grad, float* m, float* v,
                                  const float* grad_scale, int64_t n, const hb_adamw_config* config);
 
+/* One tensor of hb_adamw_update_multi (host memory; the pointers are context memory). */
+typedef struct hb_adamw_tensor {
+    float* param;
+    const float* grad;
+    float* m;
+    float* v;
+    int64_t n;
+    float weight_decay;  /* per tensor (matrices decay, norms do not); finite, >= 0 */
+    int32_t reserved;    /* 0 */
+} hb_adamw_tensor;
+
+/* AdamW on `count` tensors in one call: each exactly as hb_adamw_update with its own weight_decay
+ * (config->weight_decay is ignored); the results equal per-tensor calls bit for bit. `tensors` is a host array,
+ * read during the call only; count 0 is a no-op. CUDA: one kernel launch per batch of up to 64 tensors. */
+HB_API hb_status hb_adamw_update_multi(hb_context* ctx, const hb_adamw_tensor* tensors, int32_t count,
+                                       const float* grad_scale, const hb_adamw_config* config);
+/* sumsq (1 float, context memory) += sum over i of sum(xs[i][0..ns[i])^2): hb_sum_squares on each tensor in
+ * order, in one call. xs and ns are host arrays (xs[i] context memory), read during the call only; count 0 is a
+ * no-op. CUDA: one kernel launch per batch of up to 128 tensors. */
+HB_API hb_status hb_sum_squares_multi(hb_context* ctx, float* sumsq, const float* const* xs, const int64_t* ns,
+                                      int32_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,4 +119,12 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "hb_adamw_update")]
     internal static partial HbStatus AdamWUpdate(ContextHandle ctx, nint param, nint grad, nint m, nint v,
         nint gradScale, long n, in HbAdamWConfig config);
+
+    // Multi-tensor optimizer ops: the arrays are host memory, read during the call only.
+    [LibraryImport(LibraryName, EntryPoint = "hb_adamw_update_multi")]
+    internal static partial HbStatus AdamWUpdateMulti(ContextHandle ctx, HbAdamWTensor* tensors, int count,
+        nint gradScale, in HbAdamWConfig config);
+
+    [LibraryImport(LibraryName, EntryPoint = "hb_sum_squares_multi")]
+    internal static partial HbStatus SumSquaresMulti(ContextHandle ctx, nint sumsq, nint* xs, long* ns, int count);
 }

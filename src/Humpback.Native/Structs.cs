@@ -53,6 +53,19 @@ public struct HbAdamWConfig
     public int Step;
 }
 
+/// <summary>One tensor of hb_adamw_update_multi: context-memory pointers, element count, its own weight decay.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct HbAdamWTensor
+{
+    public nint Param;
+    public nint Grad;
+    public nint M;
+    public nint V;
+    public long N;
+    public float WeightDecay;
+    public int Reserved; // 0
+}
+
 internal static class FixedString
 {
     /// <summary>Decodes a NUL-terminated UTF-8 string from a fixed buffer.</summary>

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <type_traits>
 #include <vector>
@@ -435,6 +436,101 @@ TEST(CudaEmulatedKernels, SumSquaresClipScaleAdamW) {
     expect_close("adamw param", p, rp, {1e-6, 1e-5});
     expect_close("adamw m", mo, rm, {1e-7, 1e-5});
     expect_close("adamw v", vo, rv, {1e-8, 1e-5});
+}
+
+// The multi-tensor kernels against the single-tensor ones, tensor by tensor, bit for bit: more tensors than one
+// batch holds (several launches, the last one partial), sizes from 1 to a few blocks, different weight decays.
+// The launch loop mirrors adamw.cu's (grid x for the batch's largest tensor, grid y = tensors in the batch).
+TEST(CudaEmulatedKernels, MultiTensorSumSquaresAndAdamW) {
+    using namespace hb::cuda::adamw_kernels;
+    // Blocks of 64 threads (two warps, so block_sum still combines warps) rather than adamw.cu's 256: a quarter of the
+    // emulator's threads. The kernels assume only a multiple of 32; SumSquaresClipScaleAdamW runs them at 256.
+    const int threads = 64;
+    // One block per tensor in the full first batch (the emulator is slow); the last, partial batch mixes n = 1 with
+    // tensors of two to four blocks, so its small tensors have blocks past their end.
+    auto size_of = [](int i, int batch) -> int64_t {
+        return i < batch ? 1 + (i * 37) % 64 : i % 2 == 0 ? 1 : 65 + (i * 53) % 190;
+    };
+    auto bits_equal = [](const std::vector<float>& a, const std::vector<float>& b) {
+        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+
+    {  // sum_squares: kSumSquaresBatch + 3 tensors = two launches
+        const int count = kSumSquaresBatch + 3;
+        std::vector<std::vector<float>> xs;
+        for (int i = 0; i < count; i++) xs.push_back(randv((size_t)size_of(i, kSumSquaresBatch), 300 + (unsigned)i));
+        std::vector<float> single = {0.25f}, multi = {0.25f};
+        for (auto& x : xs)
+            emu::launch(dim3(grid_for((int64_t)x.size(), threads)), dim3(threads), 0, sum_squares_kernel,
+                        single.data(), (const float*)x.data(), (int64_t)x.size());
+        for (int first = 0; first < count; first += kSumSquaresBatch) {
+            const int k = std::min(kSumSquaresBatch, count - first);
+            SumSquaresBatch batch{};
+            int64_t largest = 0;
+            for (int j = 0; j < k; j++) {
+                batch.x[j] = xs[(size_t)(first + j)].data();
+                batch.n[j] = (int64_t)xs[(size_t)(first + j)].size();
+                largest = std::max(largest, batch.n[j]);
+            }
+            emu::launch(dim3(grid_for(largest, threads), (unsigned)k), dim3(threads), 0, sum_squares_multi_kernel,
+                        multi.data(), batch);
+        }
+        double ref = 0.25;
+        for (auto& x : xs)
+            for (float v : x) ref += (double)v * v;
+        expect_close("sum_squares_multi", multi, std::vector<double>{ref}, {1e-5, 1e-5});
+        EXPECT_TRUE(bits_equal(single, multi)) << single[0] << " vs " << multi[0];
+    }
+
+    // AdamW: kAdamWBatch + 6 tensors = two launches; each tensor's own weight decay.
+    const int count = kAdamWBatch + 6;
+    struct T {
+        std::vector<float> p, g, m, v;
+        float wd;
+    };
+    std::vector<T> single, multi;
+    for (int i = 0; i < count; i++) {
+        const size_t n = (size_t)size_of(i, kAdamWBatch);
+        const unsigned seed = 500 + 4 * (unsigned)i;
+        single.push_back({randv(n, seed), randv(n, seed + 1), randv(n, seed + 2, -0.1f, 0.1f),
+                          randv(n, seed + 3, 0.001f, 0.01f), i % 4 == 0 ? 0.0f : 0.01f * (float)(i % 7)});
+    }
+    multi = single;
+    const std::vector<float> gs = {0.5f};
+    const float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f;
+    const float bc1 = (float)(1.0 - std::pow((double)b1, 3)), bc2 = (float)(1.0 - std::pow((double)b2, 3));
+    for (bool scaled : {true, false}) {
+        const float* gsp = scaled ? gs.data() : nullptr;
+        for (T& t : single) {
+            const int64_t n = (int64_t)t.p.size();
+            emu::launch(dim3(grid_for(n, threads)), dim3(threads), 0, adamw_kernel, t.p.data(),
+                        (const float*)t.g.data(), t.m.data(), t.v.data(), gsp, n, lr, b1, b2, eps, t.wd, bc1, bc2);
+        }
+        for (int first = 0; first < count; first += kAdamWBatch) {
+            const int k = std::min(kAdamWBatch, count - first);
+            AdamWBatch batch{};
+            int64_t largest = 0;
+            for (int j = 0; j < k; j++) {
+                T& t = multi[(size_t)(first + j)];
+                batch.param[j] = t.p.data();
+                batch.grad[j] = t.g.data();
+                batch.m[j] = t.m.data();
+                batch.v[j] = t.v.data();
+                batch.n[j] = (int64_t)t.p.size();
+                batch.weight_decay[j] = t.wd;
+                largest = std::max(largest, batch.n[j]);
+            }
+            emu::launch(dim3(grid_for(largest, threads), (unsigned)k), dim3(threads), 0, adamw_multi_kernel, batch,
+                        gsp, lr, b1, b2, eps, bc1, bc2);
+        }
+    }
+    for (int i = 0; i < count; i++) {
+        SCOPED_TRACE(::testing::Message() << "tensor " << i << " n=" << single[(size_t)i].p.size());
+        EXPECT_TRUE(bits_equal(single[(size_t)i].p, multi[(size_t)i].p));
+        EXPECT_TRUE(bits_equal(single[(size_t)i].m, multi[(size_t)i].m));
+        EXPECT_TRUE(bits_equal(single[(size_t)i].v, multi[(size_t)i].v));
+    }
+    EXPECT_NE(single[1].p[0], randv(single[1].p.size(), 504)[0]);  // the steps did change the parameters
 }
 
 // The cross-entropy row kernels over uneven vocabulary chunks; the GEMMs (cuBLAS on the GPU) are host loops here.

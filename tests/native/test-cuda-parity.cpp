@@ -582,6 +582,48 @@ TEST_F(CudaParity, AdamW) {
     }
 }
 
+// The multi-tensor ops over more tensors than one CUDA launch takes (AdamW: 64, sum_squares: 128), so several
+// batches run; sizes 1 to past a grid-stride block count, different weight decays.
+TEST_F(CudaParity, MultiTensorSumSquaresAndAdamW) {
+    const int count = 150;
+    auto size_of = [](int i) -> int64_t { return i == 7 ? 300007 : 1 + (i * 389) % 5000; };
+    std::vector<Dual<float>> param, grad, m, v;
+    for (int i = 0; i < count; i++) {
+        const size_t n = (size_t)size_of(i);
+        param.push_back(random(n));
+        grad.push_back(random(n));
+        m.push_back(random(n, -0.1f, 0.1f));
+        v.push_back(random(n, 0.001f, 0.01f));
+    }
+    auto sumsq = upload(std::vector<float>{0.5f});
+    std::vector<const float*> xs[2];
+    std::vector<int64_t> ns;
+    for (int i = 0; i < count; i++) {
+        for (int s = 0; s < 2; s++) xs[s].push_back(grad[(size_t)i].p[s]);
+        ns.push_back(size_of(i));
+    }
+    RUN_BOTH(hb_sum_squares_multi(c, sumsq.p[s], xs[s].data(), ns.data(), count));
+    compare("sum_squares_multi", sumsq, {1e-6, 1e-5});
+
+    hb_adamw_config cfg{1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f, 3};
+    auto gs = upload(std::vector<float>{0.5f});
+    for (bool scaled : {false, true}) {
+        SCOPED_TRACE(scaled ? "grad_scale 0.5" : "grad_scale NULL");
+        std::vector<hb_adamw_tensor> t[2];
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < count; i++)
+                t[s].push_back({param[(size_t)i].p[s], grad[(size_t)i].p[s], m[(size_t)i].p[s], v[(size_t)i].p[s],
+                                size_of(i), i % 3 == 0 ? 0.0f : 0.1f, 0});
+        RUN_BOTH(hb_adamw_update_multi(c, t[s].data(), count, scaled ? gs.p[s] : nullptr, &cfg));
+        for (int i = 0; i < count; i++) {
+            SCOPED_TRACE(::testing::Message() << "tensor " << i);
+            compare("adamw_multi param", param[(size_t)i], {1e-6, 1e-5});
+            compare("adamw_multi m", m[(size_t)i], {1e-7, 1e-5});
+            compare("adamw_multi v", v[(size_t)i], {1e-8, 1e-5});
+        }
+    }
+}
+
 // ---------------------------------------------------------------- CUDA-only behaviour
 
 TEST_F(CudaParity, MatmulModeComesFromTheEnvironment) {

@@ -215,16 +215,63 @@ HB_API hb_status hb_clip_scale(hb_context* ctx, float* scale, const float* sumsq
     HB_KERNEL(hb_clip_scale, CTX(); PTR(scale); PTR(sumsq); CALL(clip_scale, scale, sumsq, max_norm););
 }
 
+static void check_adamw_config(const char* FN, const hb_adamw_config* config) {
+    require_ptr(FN, "config", config);
+    if (config->step < 1) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->step must be >= 1 (got %d)", FN, config->step);
+    if (!(config->beta1 >= 0.0f && config->beta1 < 1.0f) || !(config->beta2 >= 0.0f && config->beta2 < 1.0f))
+        throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->beta1 and beta2 must be in [0,1)", FN);
+    if (!(config->eps > 0.0f)) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->eps must be > 0", FN);
+    if (!std::isfinite(config->lr) || config->lr < 0.0f) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->lr must be finite and >= 0", FN);
+}
+
 HB_API hb_status hb_adamw_update(hb_context* ctx, float* param, const float* grad, float* m, float* v,
                                  const float* grad_scale, int64_t n, const hb_adamw_config* config) {
     static const char* FN = "hb_adamw_update";
     HB_KERNEL(hb_adamw_update, CTX(); PTR(param); PTR(grad); PTR(m); PTR(v); PTR(config); POS(n);
-              if (config->step < 1) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->step must be >= 1 (got %d)", FN, config->step);
-              if (!(config->beta1 >= 0.0f && config->beta1 < 1.0f) || !(config->beta2 >= 0.0f && config->beta2 < 1.0f))
-                  throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->beta1 and beta2 must be in [0,1)", FN);
-              if (!(config->eps > 0.0f)) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->eps must be > 0", FN);
-              if (!std::isfinite(config->lr) || config->lr < 0.0f) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: config->lr must be finite and >= 0", FN);
+              check_adamw_config(FN, config);
               CALL(adamw_update, param, grad, m, v, grad_scale, n, config););
+}
+
+// "tensors[3].grad" and the like, for the multi-tensor ops' messages.
+static void require_item_ptr(const char* FN, const char* array, int32_t i, const char* field, const void* p) {
+    if (p == nullptr) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: %s[%d]%s is NULL", FN, array, i, field);
+}
+
+static void require_count(const char* FN, int32_t count) {
+    if (count < 0) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: count must be >= 0 (got %d)", FN, count);
+}
+
+HB_API hb_status hb_adamw_update_multi(hb_context* ctx, const hb_adamw_tensor* tensors, int32_t count,
+                                       const float* grad_scale, const hb_adamw_config* config) {
+    static const char* FN = "hb_adamw_update_multi";
+    HB_KERNEL(hb_adamw_update_multi, CTX(); check_adamw_config(FN, config); require_count(FN, count);
+              if (count == 0) return HB_OK;
+              PTR(tensors);
+              for (int32_t i = 0; i < count; i++) {
+                  const hb_adamw_tensor& t = tensors[i];
+                  require_item_ptr(FN, "tensors", i, ".param", t.param);
+                  require_item_ptr(FN, "tensors", i, ".grad", t.grad);
+                  require_item_ptr(FN, "tensors", i, ".m", t.m);
+                  require_item_ptr(FN, "tensors", i, ".v", t.v);
+                  if (t.n <= 0) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: tensors[%d].n must be > 0 (got %lld)", FN, i, (long long)t.n);
+                  if (!std::isfinite(t.weight_decay) || t.weight_decay < 0.0f)
+                      throw_error(HB_ERR_INVALID_ARGUMENT, "%s: tensors[%d].weight_decay must be finite and >= 0 (got %g)", FN, i, (double)t.weight_decay);
+                  if (t.reserved != 0) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: tensors[%d].reserved must be 0", FN, i);
+              }
+              CALL(adamw_update_multi, tensors, count, grad_scale, config););
+}
+
+HB_API hb_status hb_sum_squares_multi(hb_context* ctx, float* sumsq, const float* const* xs, const int64_t* ns,
+                                      int32_t count) {
+    static const char* FN = "hb_sum_squares_multi";
+    HB_KERNEL(hb_sum_squares_multi, CTX(); PTR(sumsq); require_count(FN, count);
+              if (count == 0) return HB_OK;
+              PTR(xs); PTR(ns);
+              for (int32_t i = 0; i < count; i++) {
+                  require_item_ptr(FN, "xs", i, "", xs[i]);
+                  if (ns[i] <= 0) throw_error(HB_ERR_INVALID_ARGUMENT, "%s: ns[%d] must be > 0 (got %lld)", FN, i, (long long)ns[i]);
+              }
+              CALL(sum_squares_multi, sumsq, xs, ns, count););
 }
 
 // ---------------------------------------------------------------- bf16 activations (mixed precision)

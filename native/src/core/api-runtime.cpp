@@ -62,6 +62,14 @@ bool lookup_layout(const std::string& s, const std::string& f, int64_t* offset, 
     HB_FIELD(hb_adamw_config, eps)
     HB_FIELD(hb_adamw_config, weight_decay)
     HB_FIELD(hb_adamw_config, step)
+    HB_STRUCT(hb_adamw_tensor)
+    HB_FIELD(hb_adamw_tensor, param)
+    HB_FIELD(hb_adamw_tensor, grad)
+    HB_FIELD(hb_adamw_tensor, m)
+    HB_FIELD(hb_adamw_tensor, v)
+    HB_FIELD(hb_adamw_tensor, n)
+    HB_FIELD(hb_adamw_tensor, weight_decay)
+    HB_FIELD(hb_adamw_tensor, reserved)
 #undef HB_FIELD
 #undef HB_STRUCT
     return false;

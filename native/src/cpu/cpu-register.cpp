@@ -37,6 +37,8 @@ void register_kernels(hb_backend_ops& ops) {
     ops.sum_squares = sum_squares;
     ops.clip_scale = clip_scale;
     ops.adamw_update = adamw_update;
+    ops.sum_squares_multi = sum_squares_multi;
+    ops.adamw_update_multi = adamw_update_multi;
 }
 
 }  // namespace hb::cpu

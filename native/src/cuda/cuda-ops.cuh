@@ -91,5 +91,8 @@ void sum_squares(hb_context* ctx, float* sumsq, const float* x, int64_t n);
 void clip_scale(hb_context* ctx, float* scale, const float* sumsq, float max_norm);
 void adamw_update(hb_context* ctx, float* param, const float* grad, float* m, float* v, const float* grad_scale,
                   int64_t n, const hb_adamw_config* config);
+void sum_squares_multi(hb_context* ctx, float* sumsq, const float* const* xs, const int64_t* ns, int32_t count);
+void adamw_update_multi(hb_context* ctx, const hb_adamw_tensor* tensors, int32_t count, const float* grad_scale,
+                        const hb_adamw_config* config);
 
 }  // namespace hb::cuda

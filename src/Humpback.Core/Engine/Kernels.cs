@@ -246,6 +246,27 @@ public sealed class Kernels(Device device)
         End("adam_w_update", t0);
     }
 
+    /// <summary>AdamW on every tensor of <paramref name="tensors"/> in one native call (one launch per batch on CUDA),
+    /// each with its own weight decay (<paramref name="config"/>'s is ignored); equal to <see cref="AdamW"/> per tensor
+    /// bit for bit.</summary>
+    public unsafe void AdamWMulti(ReadOnlySpan<HbAdamWTensor> tensors, DeviceSpan gradScale, in HbAdamWConfig config)
+    {
+        long t0 = Begin();
+        fixed (HbAdamWTensor* p = tensors) C(NativeMethods.AdamWUpdateMulti(_ctx, p, tensors.Length, gradScale.Ptr, config));
+        End("adam_w_update", t0);
+    }
+
+    /// <summary>sumsq += Σᵢ Σ xs[i][0..ns[i])² in one native call; equal to <see cref="SumSquares"/> per tensor in order.</summary>
+    public unsafe void SumSquaresMulti(DeviceSpan sumsq, ReadOnlySpan<nint> xs, ReadOnlySpan<long> ns)
+    {
+        if (xs.Length != ns.Length) throw new ArgumentException($"sum_squares_multi: {xs.Length} tensors but {ns.Length} sizes", nameof(ns));
+        long t0 = Begin();
+        fixed (nint* px = xs)
+        fixed (long* pn = ns)
+            C(NativeMethods.SumSquaresMulti(_ctx, sumsq.Ptr, px, pn, xs.Length));
+        End("sum_squares", t0);
+    }
+
     /// <summary>RoPE inverse frequencies (host computation), D/2 floats.</summary>
     public static unsafe float[] RopeInvFreq(int headDim, in HbRopeConfig config)
     {

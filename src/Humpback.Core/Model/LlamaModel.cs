@@ -45,6 +45,12 @@ public sealed class LlamaModel : IDisposable
     private readonly int _lnf, _rstdf, _losses, _ceLse, _dres, _dln, _dq, _dk, _dv, _datt, _dh, _dg, _du, _loraWork, _sumsq, _clip;
     private readonly float[] _invFreqHost;
     private long _step;
+    // The optimizer's host arrays for the multi-tensor ops, one entry per trainable in _trainables order. The arenas
+    // never move after allocation, so they are built once; only the weight decay changes (when the caller's does).
+    private readonly HbAdamWTensor[] _adamTensors;
+    private readonly nint[] _gradPtrs;
+    private readonly long[] _gradCounts;
+    private float _adamDecay = float.NaN;
 
     private sealed record Trainable(string Name, int Param, int Grad, int M, int V, bool Decay, bool IsLora);
 
@@ -183,6 +189,18 @@ public sealed class LlamaModel : IDisposable
         _loraGrads?.Allocate();
         _opt.Allocate();
         _acts.Allocate();
+
+        _adamTensors = new HbAdamWTensor[_trainables.Count];
+        _gradPtrs = new nint[_trainables.Count];
+        _gradCounts = new long[_trainables.Count];
+        for (int i = 0; i < _trainables.Count; i++)
+        {
+            Trainable t = _trainables[i];
+            DeviceSpan p = ParamSpan(t), g = GradSpan(t);
+            _adamTensors[i] = new HbAdamWTensor { Param = p.Ptr, Grad = g.Ptr, M = _opt[t.M].Ptr, V = _opt[t.V].Ptr, N = p.Count };
+            _gradPtrs[i] = g.Ptr;
+            _gradCounts[i] = g.Count;
+        }
 
         var rope = new HbRopeConfig { Theta = config.RopeTheta };
         if (config.RopeScaling is { } s)
@@ -545,22 +563,17 @@ public sealed class LlamaModel : IDisposable
     {
         DeviceSpan sumsq = A(_sumsq), clip = A(_clip);
         Device.Zero(sumsq);
-        foreach (Trainable t in _trainables)
-        {
-            DeviceSpan g = GradSpan(t);
-            _k.SumSquares(sumsq, g, g.Count);
-        }
+        _k.SumSquaresMulti(sumsq, _gradPtrs, _gradCounts);
         _k.ClipScale(clip, sumsq, maxGradNorm);
         _step++;
-        foreach (Trainable t in _trainables)
+        if (!_adamDecay.Equals(weightDecay))
         {
-            var cfg = new HbAdamWConfig
-            {
-                Lr = lr, Beta1 = beta1, Beta2 = beta2, Eps = eps, WeightDecay = t.Decay ? weightDecay : 0f, Step = (int)_step,
-            };
-            DeviceSpan p = ParamSpan(t);
-            _k.AdamW(p, GradSpan(t), _opt[t.M], _opt[t.V], clip, p.Count, cfg);
+            for (int i = 0; i < _trainables.Count; i++) _adamTensors[i].WeightDecay = _trainables[i].Decay ? weightDecay : 0f;
+            _adamDecay = weightDecay;
         }
+        // config.WeightDecay is ignored by the multi-tensor op: each tensor carries its own.
+        var cfg = new HbAdamWConfig { Lr = lr, Beta1 = beta1, Beta2 = beta2, Eps = eps, Step = (int)_step };
+        _k.AdamWMulti(_adamTensors, clip, cfg);
         RefreshComputeWeights();
         var norm = new float[1];
         Device.Download(norm, sumsq);
@@ -591,6 +604,11 @@ public sealed class LlamaModel : IDisposable
     }
 
     public IEnumerable<string> TrainableNames => _trainables.Select(t => t.Name);
+
+    /// <summary>Every trainable tensor's parameter, gradient and AdamW moments, in optimizer order (tests compare the
+    /// fused optimizer step against per-tensor kernel calls).</summary>
+    internal IEnumerable<(string Name, DeviceSpan Param, DeviceSpan Grad, DeviceSpan M, DeviceSpan V, bool Decay)> TrainableState() =>
+        _trainables.Select(t => (t.Name, ParamSpan(t), GradSpan(t), _opt[t.M], _opt[t.V], t.Decay));
 
     public void Dispose()
     {

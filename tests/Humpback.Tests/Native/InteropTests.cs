@@ -128,6 +128,13 @@ public class InteropTests
         { "hb_adamw_config", typeof(HbAdamWConfig), "eps", nameof(HbAdamWConfig.Eps) },
         { "hb_adamw_config", typeof(HbAdamWConfig), "weight_decay", nameof(HbAdamWConfig.WeightDecay) },
         { "hb_adamw_config", typeof(HbAdamWConfig), "step", nameof(HbAdamWConfig.Step) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "param", nameof(HbAdamWTensor.Param) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "grad", nameof(HbAdamWTensor.Grad) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "m", nameof(HbAdamWTensor.M) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "v", nameof(HbAdamWTensor.V) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "n", nameof(HbAdamWTensor.N) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "weight_decay", nameof(HbAdamWTensor.WeightDecay) },
+        { "hb_adamw_tensor", typeof(HbAdamWTensor), "reserved", nameof(HbAdamWTensor.Reserved) },
     };
 
     [Theory]
@@ -144,6 +151,7 @@ public class InteropTests
     [InlineData("hb_device_info", typeof(HbDeviceInfo))]
     [InlineData("hb_rope_config", typeof(HbRopeConfig))]
     [InlineData("hb_adamw_config", typeof(HbAdamWConfig))]
+    [InlineData("hb_adamw_tensor", typeof(HbAdamWTensor))]
     public void StructSizesMatchTheNativeLibrary(string nativeStruct, Type managed)
     {
         HumpbackLibrary.EnsureLoaded();
