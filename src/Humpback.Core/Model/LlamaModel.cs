@@ -42,7 +42,7 @@ public sealed class LlamaModel : IDisposable
     private readonly LayerActs[] _layerActs;
     private readonly int[] _residual;
     private readonly int _tokens, _targets, _positions, _segments, _invFreq, _qf, _kf, _vf;
-    private readonly int _lnf, _rstdf, _losses, _ceLse, _dres, _dln, _dq, _dk, _dv, _datt, _dh, _dg, _du, _loraWork, _sumsq, _clip;
+    private readonly int _lnf, _rstdf, _losses, _ceLse, _dres, _dln, _dq, _dk, _dv, _datt, _dh, _dg, _du, _loraWork, _stats, _clip, _ones;
     private readonly float[] _invFreqHost;
     private long _step;
     // The optimizer's host arrays for the multi-tensor ops, one entry per trainable in _trainables order. The arenas
@@ -179,8 +179,10 @@ public sealed class LlamaModel : IDisposable
         _dg = _acts.Reserve("dg", N * F);
         _du = _acts.Reserve("du", N * F);
         _loraWork = _acts.Reserve("lora_work", Lora != null ? N * Lora.Rank : 1);
-        _sumsq = _acts.Reserve("sumsq", 1);
+        // [Σ grad², Σ loss] side by side: a step reads both back with one copy, its only wait for the device.
+        _stats = _acts.Reserve("stats", 2);
         _clip = _acts.Reserve("clip", 1);
+        _ones = _acts.Reserve("ones", N); // sums the row losses on the device (a GEMV against ones)
 
         _params.Allocate();
         _compute?.Allocate();
@@ -213,6 +215,7 @@ public sealed class LlamaModel : IDisposable
         }
         _invFreqHost = Kernels.RopeInvFreq((int)Dh, rope);
         device.Upload(_acts[_invFreq], _invFreqHost);
+        device.Upload(_acts[_ones], Enumerable.Repeat(1f, (int)N).ToArray());
     }
 
     public Device Device { get; }
@@ -456,17 +459,19 @@ public sealed class LlamaModel : IDisposable
 
     // ------------------------------------------------------------------ backward
 
-    /// <summary>Sets every gradient to zero (start of an optimizer step).</summary>
+    /// <summary>Sets every gradient and the step's loss sum to zero (start of an optimizer step).</summary>
     public void ZeroGradients()
     {
         if (_grads != null) Device.Zero(_grads.All);
         if (_loraGrads != null) Device.Zero(_loraGrads.All);
+        Device.Zero(A(_stats));
     }
 
-    /// <summary>Forward and backward of one micro-batch; gradients ACCUMULATE (call <see cref="ZeroGradients"/>
-    /// once per optimizer step). The loss is lossScale·Σ row losses; pass 1/(target rows in the whole step) for
-    /// the mean over all micro-batches. Returns the sum of row losses and the number of target rows.</summary>
-    public (double LossSum, int Count) ForwardBackward(TrainingBatch batch, float lossScale)
+    /// <summary>Forward and backward of one micro-batch, queued without waiting for the device: gradients ACCUMULATE
+    /// (call <see cref="ZeroGradients"/> once per optimizer step), and so does the step's loss sum, on the device, read
+    /// back by <see cref="OptimizerStepWithLoss"/>. The loss is lossScale·Σ row losses; pass 1/(target rows in the whole step) for the
+    /// mean over all micro-batches. Returns the number of target rows (known on the host).</summary>
+    public int Accumulate(TrainingBatch batch, float lossScale)
     {
         ForwardTrunk(batch);
         LlamaConfig c = Config;
@@ -482,7 +487,17 @@ public sealed class LlamaModel : IDisposable
         }
         if (Mode == TrainMode.Full)
             _k.EmbeddingBackward(G(LlamaTensorNames.Embedding), A(_dres), A(_tokens), N, V, C);
+        // Σ row losses (ignored rows are 0) added to the step's sum: losses (1,N) · ones (N,1).
+        _k.Matmul(A(_stats).Slice(1, 1), A(_losses), A(_ones), 1, 1, N, false, false, 1f, 1f);
+        return batch.CountTargets();
+    }
 
+    /// <summary><see cref="Accumulate"/>, then waits for this micro-batch's losses: the sum of row losses (in double)
+    /// and the number of target rows. For tests and evaluation; training reads its loss from <see cref="OptimizerStepWithLoss"/>.</summary>
+    public (double LossSum, int Count) ForwardBackward(TrainingBatch batch, float lossScale)
+    {
+        Accumulate(batch, lossScale);
+        long N = batch.N;
         var losses = new float[N];
         Device.Download(losses, A(_losses));
         double sum = 0;
@@ -559,9 +574,15 @@ public sealed class LlamaModel : IDisposable
 
     /// <summary>Global gradient norm, clipping to <paramref name="maxGradNorm"/> (≤ 0: none), then AdamW on every
     /// trainable tensor. Weight decay applies to matrices only. Returns the gradient norm before clipping.</summary>
-    public float OptimizerStep(float lr, float weightDecay, float maxGradNorm = 1f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f)
+    public float OptimizerStep(float lr, float weightDecay, float maxGradNorm = 1f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f) =>
+        OptimizerStepWithLoss(lr, weightDecay, maxGradNorm, beta1, beta2, eps).GradNorm;
+
+    /// <summary><see cref="OptimizerStep"/> that also returns the loss sum of the micro-batches accumulated since
+    /// <see cref="ZeroGradients"/>. Its one read-back of [Σ grad², Σ loss] at the end is the training step's only wait
+    /// for the device: everything before it is queued (on CUDA, the stream never drains inside a step).</summary>
+    public (float GradNorm, double LossSum) OptimizerStepWithLoss(float lr, float weightDecay, float maxGradNorm = 1f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f)
     {
-        DeviceSpan sumsq = A(_sumsq), clip = A(_clip);
+        DeviceSpan stats = A(_stats), sumsq = stats.Slice(0, 1), clip = A(_clip);
         Device.Zero(sumsq);
         _k.SumSquaresMulti(sumsq, _gradPtrs, _gradCounts);
         _k.ClipScale(clip, sumsq, maxGradNorm);
@@ -575,9 +596,9 @@ public sealed class LlamaModel : IDisposable
         var cfg = new HbAdamWConfig { Lr = lr, Beta1 = beta1, Beta2 = beta2, Eps = eps, Step = (int)_step };
         _k.AdamWMulti(_adamTensors, clip, cfg);
         RefreshComputeWeights();
-        var norm = new float[1];
-        Device.Download(norm, sumsq);
-        return MathF.Sqrt(norm[0]);
+        var both = new float[2];
+        Device.Download(both, stats);
+        return (MathF.Sqrt(both[0]), both[1]);
     }
 
     /// <summary>Gradient of a trainable tensor (host copy), for tests and diagnostics.</summary>

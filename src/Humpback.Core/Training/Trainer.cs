@@ -115,18 +115,18 @@ public sealed class Trainer
             int targets = micro.Sum(b => b.CountTargets());
             float lr = schedule.At(step);
             model.ZeroGradients();
-            double lossSum = 0;
             long stepTokens = 0;
+            // Every micro-batch and the optimizer are queued without waiting; OptimizerStepWithLoss reads the loss and the gradient
+            // norm back once, at the end. A diverged step is refused then (its update is never checkpointed).
             foreach (TrainingBatch b in micro)
             {
-                var (sum, _) = model.ForwardBackward(b, 1f / targets);
-                lossSum += sum;
+                model.Accumulate(b, 1f / targets);
                 stepTokens += stepExamples.Count == 0 ? 0 : b.Segments.Count(s => s >= 0);
             }
+            var (gradNorm, lossSum) = model.OptimizerStepWithLoss(lr, o.WeightDecay, o.MaxGradNorm);
             double loss = lossSum / targets;
             if (!double.IsFinite(loss))
                 throw new TrainingDivergedException($"training diverged at step {step + 1}: loss is {loss}; the last good checkpoint is kept in {Path.Combine(o.OutDir, CheckpointsDir)}");
-            float gradNorm = model.OptimizerStep(lr, o.WeightDecay, o.MaxGradNorm);
             if (!float.IsFinite(gradNorm))
                 throw new TrainingDivergedException($"training diverged at step {step + 1}: gradient norm is {gradNorm}; the last good checkpoint is kept in {Path.Combine(o.OutDir, CheckpointsDir)}");
             tokensSeen += stepTokens;

@@ -210,6 +210,34 @@ public class LlamaModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AStepReportsTheLossOfAllItsMicroBatchesAtTheEnd()
+    {
+        using var dev = Device.Create();
+        var cfg = Tiny;
+        using var a = new LlamaModel(dev, cfg, TrainMode.Full, 2, 7);
+        using var b = new LlamaModel(dev, cfg, TrainMode.Full, 2, 7);
+        var w = LlamaInit.Random(cfg, 2, 0.3f);
+        a.LoadWeights(w);
+        b.LoadWeights(w);
+        TrainingBatch first = PackedBatch(cfg.VocabSize, 3), second = PackedBatch(cfg.VocabSize, 4);
+        float scale = 1f / (first.CountTargets() + second.CountTargets());
+        for (int step = 0; step < 2; step++)
+        {
+            // the queued path (what the Trainer runs) against per-micro-batch read-backs
+            a.ZeroGradients();
+            int n = a.Accumulate(first, scale) + a.Accumulate(second, scale);
+            var (norm, lossSum) = a.OptimizerStepWithLoss(1e-3f, 0.1f);
+            b.ZeroGradients();
+            var (s1, n1) = b.ForwardBackward(first, scale);
+            var (s2, n2) = b.ForwardBackward(second, scale);
+            float normB = b.OptimizerStep(1e-3f, 0.1f);
+            Assert.Equal(n1 + n2, n);
+            Assert.True(Math.Abs(lossSum - (s1 + s2)) <= 1e-5 * (s1 + s2), $"step {step}: device loss sum {lossSum} vs {s1 + s2}");
+            Assert.Equal(normB, norm);
+        }
+    }
+
+    [Fact]
     public void WrongShapedWeightsAreRejectedByName()
     {
         using var dev = Device.Create();
