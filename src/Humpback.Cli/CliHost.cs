@@ -91,7 +91,7 @@ public static class CliHost
         }
         catch (Exception e) when (e is HumpbackNativeException or InvalidDataException or IOException or FormatException
                                       or ArgumentException or InvalidOperationException or NotSupportedException
-                                      or UnauthorizedAccessException)
+                                      or UnauthorizedAccessException or InsufficientMemoryException)
         {
             stderr.WriteLine($"humpback: error: {e.Message}");
             if (Environment.GetEnvironmentVariable("HUMPBACK_DEBUG") == "1") stderr.WriteLine(e);

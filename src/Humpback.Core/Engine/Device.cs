@@ -44,17 +44,25 @@ public readonly record struct DeviceSpan(nint Ptr, long Count, DType Type = DTyp
 /// only change needed to run the same graph on another backend.</summary>
 public sealed class Device : IDisposable
 {
-    private Device(ContextHandle ctx, HbBackendKind kind)
+    private Device(ContextHandle ctx, HbBackendKind kind, int index)
     {
         Context = ctx;
         Kind = kind;
+        Index = index;
     }
 
     public ContextHandle Context { get; }
     public HbBackendKind Kind { get; }
+    /// <summary>The CUDA device index (0 on the CPU).</summary>
+    public int Index { get; }
+
+    public override string ToString() => Kind == HbBackendKind.Cpu ? "cpu" : $"cuda:{Index}";
 
     public static Device Create(HbBackendKind kind = HbBackendKind.Cpu, int device = 0, int threads = 0) =>
-        new(ContextHandle.Create(kind, device, threads), kind);
+        new(ContextHandle.Create(kind, device, threads), kind, kind == HbBackendKind.Cpu ? 0 : device);
+
+    /// <summary>Bytes free on a CUDA device now (null on the CPU, where the OS decides).</summary>
+    public long? FreeBytes => Kind == HbBackendKind.Cpu ? null : (long)HumpbackLibrary.GetCudaDevices()[Index].FreeMemory;
 
     /// <summary>"cpu", "cuda", "cuda:1" → a device.</summary>
     public static Device Parse(string spec, int threads = 0)

@@ -184,6 +184,9 @@ public sealed class LlamaModel : IDisposable
         _clip = _acts.Reserve("clip", 1);
         _ones = _acts.Reserve("ones", N); // sums the row losses on the device (a GEMV against ones)
 
+        // On a GPU, refuse a plan that cannot fit before allocating any of it, and say what to change.
+        EnsureFits(device.ToString(), device.FreeBytes, _params.Bytes + (_compute?.Bytes ?? 0), (_grads?.Bytes ?? 0) + (_loraGrads?.Bytes ?? 0) + (_lora?.Bytes ?? 0),
+            _opt.Bytes, _acts.Bytes, maxBatch, maxSeq);
         _params.Allocate();
         _compute?.Allocate();
         _grads?.Allocate();
@@ -216,6 +219,19 @@ public sealed class LlamaModel : IDisposable
         _invFreqHost = Kernels.RopeInvFreq((int)Dh, rope);
         device.Upload(_acts[_invFreq], _invFreqHost);
         device.Upload(_acts[_ones], Enumerable.Repeat(1f, (int)N).ToArray());
+    }
+
+    /// <summary>Throws <see cref="InsufficientMemoryException"/> naming each part of the plan and the options that shrink it
+    /// when the plan exceeds <paramref name="freeBytes"/> (null: no limit known, as on the CPU).</summary>
+    internal static void EnsureFits(string device, long? freeBytes, long parameters, long training, long optimizer, long activations, int maxBatch, int maxSeq)
+    {
+        long planned = parameters + training + optimizer + activations;
+        if (freeBytes is not long free || planned <= free) return;
+        static string G(long b) => (b / 1073741824.0).ToString("F1", System.Globalization.CultureInfo.InvariantCulture) + " GiB";
+        throw new InsufficientMemoryException(
+            $"the model needs {G(planned)} on {device} but {G(free)} are free (parameters {G(parameters)}, gradients and adapters {G(training)}, " +
+            $"optimizer {G(optimizer)}, activations {G(activations)} for {maxBatch} x {maxSeq} tokens): lower --batch-size (and raise " +
+            "--grad-accum to keep the step), use --recompute, --precision bf16, or LoRA");
     }
 
     public Device Device { get; }

@@ -212,7 +212,7 @@ public sealed class Reproduce
                 WeightDecay = t.WeightDecay, BatchSize = t.BatchSize, GradAccum = t.GradAccum, MaxSeqLen = t.MaxSeqLen,
                 Overlong = Enum.Parse<OverlongPolicy>(t.Overlong, ignoreCase: true), Epochs = t.Epochs, Steps = t.Steps, Seed = t.Seed,
                 CheckpointEvery = t.CheckpointEvery == 0 ? 25 : t.CheckpointEvery, Resume = resume, Device = _c.Device, Threads = _c.Threads,
-                Precision = Engine.DTypeExtensions.Parse(t.Precision, $"{name}.precision"),
+                Precision = Engine.DTypeExtensions.Parse(t.Precision, $"{name}.precision"), Recompute = t.Recompute,
             };
             // A LoRA stage leaves an adapter; later stages read a merged full model, so merge it into the folder.
             TrainResult res = new Trainer(HfModelStore.Instance, _progress, _log).Run(o, ct);

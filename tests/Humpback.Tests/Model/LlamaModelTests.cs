@@ -238,6 +238,18 @@ public class LlamaModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void APlanThatDoesNotFitTheGpuIsRefusedWithWhatToChange()
+    {
+        const long GiB = 1L << 30;
+        LlamaModel.EnsureFits("cuda:0", 80 * GiB, 13 * GiB, 13 * GiB, 26 * GiB, 5 * GiB, 4, 2048); // fits
+        LlamaModel.EnsureFits("cpu", null, 13 * GiB, 13 * GiB, 26 * GiB, 500 * GiB, 32, 2048);    // no limit known
+        var e = Assert.Throws<InsufficientMemoryException>(() => LlamaModel.EnsureFits("cuda:0", 80 * GiB, 13 * GiB, 13 * GiB, 26 * GiB, 240 * GiB, 32, 2048));
+        Assert.Contains("needs 292.0 GiB on cuda:0 but 80.0 GiB are free", e.Message, StringComparison.Ordinal);
+        Assert.Contains("activations 240.0 GiB for 32 x 2048 tokens", e.Message, StringComparison.Ordinal);
+        Assert.Contains("--recompute", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void WrongShapedWeightsAreRejectedByName()
     {
         using var dev = Device.Create();

@@ -32,7 +32,7 @@ public class RealDataRunTests(ITestOutputHelper output)
         HfFolder.Save(dir["base"], config, LlamaInit.Random(config, 1), tok);
 
         ReproduceConfig preset = ReproduceConfig.NotHumpbackM1;
-        TrainStageConfig Short(TrainStageConfig t) => t with { Epochs = 1, BatchSize = 8, MaxSeqLen = 768, Lr = 1e-3f };
+        TrainStageConfig Short(TrainStageConfig t) => t with { Epochs = 1, BatchSize = 8, GradAccum = 1, MaxSeqLen = 768, Lr = 1e-3f };
         ReproduceConfig c = preset with
         {
             BaseModel = dir["base"], Oasst = [world.Oasst], C4 = [world.C4], HeldOut = world.Eval,
