@@ -173,7 +173,7 @@ report="$out_dir/$date_tag.md"
     echo
     echo "### Training steps through the C# model (humpback profile train, B=1, T=2048, random weights)"
     echo
-    echo "MFU here is against the SGEMM ceiling the profile measures on this GPU (fp32 GEMM), not 989 TFLOP/s."
+    echo "The share of the limit here is against the GEMM ceiling each profile measures on this GPU (fp32 GEMM for fp32, bf16 GEMM for bf16), not 989 TFLOP/s; bench-cuda above reports MFU against 989."
     cat "$log_dir/profiles.md"
   fi
   if [ "$status" -ne 0 ] && [ -s "$log_dir/parity.log" ]; then
