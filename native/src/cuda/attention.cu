@@ -137,12 +137,18 @@ void backward(const char* fn, hb_context* ctx, float* dq, float* dk, float* dv, 
     cudaStream_t st = stream(ctx);
     const int64_t rows = B * T * H;
     float* Di = static_cast<float*>(scratch(ctx, (size_t)rows * sizeof(float)));
-    attention_di_kernel<E><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H, (int)D);
+    const bool tc = use_tc<E>(ctx, D, {q, k, v, dout, dk, dv});
+    if (tc)  // the tensor-core backward rounds dout to bf16 for dP: Di takes the same rounded dout
+        attention_di_kernel<E, true><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H,
+                                                                                 (int)D);
+    else
+        attention_di_kernel<E><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H,
+                                                                           (int)D);
     HB_CUDA_LAUNCH_CHECK();
     HB_CUDA_CHECK(cudaMemsetAsync(dq, 0, (size_t)(rows * D) * sizeof(float), st));  // dQ accumulates atomically
     const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
     if constexpr (std::is_same<E, uint16_t>::value) {
-        if (use_tc<E>(ctx, D, {q, k, v, dout, dk, dv})) {
+        if (tc) {
             if (D == 64) launch_tc_backward<64>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, scale);
             else launch_tc_backward<128>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, scale);
             return;
