@@ -251,17 +251,18 @@ double max_abs(const std::vector<double>& x) {
 // significant bits, relative error <= 2^-9 each), so they get 1e-2 relative plus 1e-2 of the tensor's largest
 // magnitude (the rounding errors of a sum are relative to its terms, not to a result that cancels to ~0), plus 1e-5
 // (T = 1: dS is exactly 0 in the reference, the kernel's dP - Di is an fp32 difference of equal sums).
-// q_mul scales q to make scores large (tens), so the online softmax's reference max moves by more than the
-// threshold and O is rescaled.
-void check_tc(const Shape& s, float threshold, float q_mul = 1.0f) {
+// q_mul scales q to make scores large (tens); k_ramp scales key row s by 1 + k_ramp * s, so that later key tiles
+// hold larger scores: the online softmax's reference max then moves by more than the threshold and O is rescaled.
+void check_tc(const Shape& s, float threshold, float q_mul = 1.0f, float k_ramp = 0.0f) {
     SCOPED_TRACE(::testing::Message() << "tensor-core B=" << s.B << " T=" << s.T << " H=" << s.H << " KVH=" << s.KVH
                                       << " D=" << s.D << " segments=" << s.segments << " threshold=" << threshold
-                                      << " q_mul=" << q_mul);
+                                      << " q_mul=" << q_mul << " k_ramp=" << k_ramp);
     std::mt19937 rng(777u + (unsigned)(s.T * 31 + s.D));
     const size_t nq = (size_t)s.B * s.T * s.H * s.D, nk = (size_t)s.B * s.T * s.KVH * s.D;
     auto q = random_vector(nq, rng), k = random_vector(nk, rng), v = random_vector(nk, rng);
     auto dout = random_vector(nq, rng);
     for (auto& x : q) x *= q_mul;
+    for (size_t i = 0; i < nk; i++) k[i] *= 1.0f + k_ramp * (float)((i / ((size_t)s.KVH * s.D)) % (size_t)s.T);
     std::vector<int32_t> seg;
     if (s.segments) seg = make_segments(s, rng);
     const int32_t* segp = s.segments ? seg.data() : nullptr;
@@ -292,10 +293,8 @@ TEST(CudaEmulatedAttentionTc, D64ThreeTilesNoGrouping) { check_tc({1, 130, 2, 2,
 TEST(CudaEmulatedAttentionTc, D128ThreeTilesGqa2PackedSegments) { check_tc({1, 130, 4, 2, 128, 1}, 8.0f); }
 // Large scores: the reference max moves by more than the threshold, so the rescale of O runs with attention.cu's
 // threshold too (and on every max increase with threshold 0).
-TEST(CudaEmulatedAttentionTc, LargeScoresRescale) {
-    check_tc({1, 150, 2, 1, 64, 1}, 8.0f, 24.0f);
-    check_tc({1, 150, 2, 1, 64, 1}, 0.0f, 24.0f);
-}
+TEST(CudaEmulatedAttentionTc, GrowingScoresRescaleThreshold8) { check_tc({1, 150, 2, 1, 64, 0}, 8.0f, 4.0f, 1.0f / 16); }
+TEST(CudaEmulatedAttentionTc, LargeScoresRescaleEveryIncrease) { check_tc({1, 150, 2, 1, 64, 1}, 0.0f, 24.0f); }
 
 // ---------------------------------------------------------------- the other kernel families
 
