@@ -7,7 +7,10 @@
 // Supported: threadIdx/blockIdx/blockDim/gridDim (x, y, z), __syncthreads, __shfl_xor_sync with a full mask
 // (every lane of the warp must call it, as in the kernels), atomicAdd on float, dynamic shared memory
 // through HB_DYNAMIC_SHARED, shared arrays through HB_STATIC_SHARED (not a bare __shared__), expf/logf/
-// fmaxf/sqrtf from <cmath> and rsqrtf.
+// fmaxf/sqrtf from <cmath> and rsqrtf, __syncwarp, the uint4 / float4 vector types, and a minimal nvcuda::wmma
+// (bf16 16x16x16 tiles with fp32 accumulators; see the shim at the end of this file).
+// Dynamic shared memory is 128-byte aligned and starts filled with NaN bit patterns (as real shared memory starts
+// with garbage), so a kernel reading what it never wrote tends to show it.
 // Include this before any kernel header.
 #pragma once
 
@@ -15,11 +18,15 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #define __global__
@@ -67,10 +74,14 @@ struct Warp {
 
 struct Block {
     explicit Block(int threads, size_t shared_bytes)
-        : barrier(threads), warps((size_t)(threads + 31) / 32), shared(shared_bytes / sizeof(float) + 1) {}
+        : barrier(threads), warps((size_t)(threads + 31) / 32), shared(shared_bytes / sizeof(float) + 32, NAN) {}
     Barrier barrier;
     std::vector<Warp> warps;
-    std::vector<float> shared;  // dynamic shared memory
+    std::vector<float> shared;  // dynamic shared memory (plus room to align it)
+    float* shared_base() {      // 128-byte aligned, as wmma's 256-bit pointer alignment checks need
+        const uintptr_t a = reinterpret_cast<uintptr_t>(shared.data());
+        return shared.data() + ((128 - a % 128) % 128) / sizeof(float);
+    }
     std::mutex statics_mutex;   // static shared arrays, by name: the first thread to ask allocates
     std::vector<std::pair<std::string, std::unique_ptr<double[]>>> statics;
 
@@ -96,10 +107,28 @@ inline std::mutex g_atomic_mutex;
 #define blockIdx (::emu::tl_block_idx)
 #define blockDim (::emu::g_block_dim)
 #define gridDim (::emu::g_grid_dim)
-#define HB_DYNAMIC_SHARED(name) float* name = ::emu::tl_block->shared.data()
+#define HB_DYNAMIC_SHARED(name) float* name = ::emu::tl_block->shared_base()
 #define HB_STATIC_SHARED(type, name, count) type* name = ::emu::tl_block->static_array<type>(#name, (count))
 
 inline void __syncthreads() { emu::tl_block->barrier.wait(); }
+
+namespace emu {
+inline Warp& this_warp() {
+    const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    return tl_block->warps[tid / 32];
+}
+inline unsigned lane_id() { return (threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)) % 32; }
+}  // namespace emu
+
+// Every lane of the warp must call it (the kernels only use the full mask).
+inline void __syncwarp(unsigned /*mask*/ = 0xffffffffu) { emu::this_warp().barrier.wait(); }
+
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
+};
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
 
 inline float __shfl_xor_sync(unsigned /*mask*/, float v, int lane_mask) {
     const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
@@ -150,3 +179,101 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, Kernel kernel, Args... a
 }
 
 }  // namespace emu
+
+// ---------------------------------------------------------------- nvcuda::wmma, the bf16 16x16x16 subset
+// Each emulated lane holds the whole 16x16 tile in its fragment (num_elements = 256, element (i, j) of the
+// logical matrix at x[16 * i + j]); a real GPU spreads the tile over the 32 lanes in an unspecified order, which is
+// why the kernels may only touch fragment elements uniformly. load_matrix_sync and mma_sync compute the full tile in
+// every lane (no communication needed). store_matrix_sync is warp-collective: a warp barrier, lane 0 writes the
+// tile, a warp barrier (so a warp whose lanes do not all reach it deadlocks instead of passing). mma_sync forms each
+// product exactly (bf16 x bf16 fits fp32) and accumulates in fp32, k in order. Loads and stores check the API's
+// constraints: a 256-bit aligned pointer and ldm a multiple of 8 (bf16) or 4 (float) elements.
+struct __nv_bfloat16 {
+    uint16_t bits;
+};
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+    static_assert(M == 16 && N == 16 && K == 16, "the shim has the 16x16x16 shape only");
+    static constexpr int num_elements = 256;
+    float x[256];
+};
+
+namespace detail {
+inline float widen(__nv_bfloat16 h) {
+    const uint32_t u = (uint32_t)h.bits << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+inline void check(const void* p, unsigned ldm, unsigned multiple) {
+    if (reinterpret_cast<uintptr_t>(p) % 32 != 0 || ldm % multiple != 0) {
+        std::fprintf(stderr, "wmma shim: pointer %p not 256-bit aligned or ldm %u not a multiple of %u\n", p, ldm,
+                     multiple);
+        std::abort();
+    }
+}
+template <typename Layout>
+inline void load_bf16(float* x, const __nv_bfloat16* p, unsigned ldm) {
+    check(p, ldm, 8);
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++)
+            x[16 * i + j] = widen(std::is_same_v<Layout, row_major> ? p[i * ldm + j] : p[j * ldm + i]);
+}
+}  // namespace detail
+
+template <typename Use, typename T, typename Layout>
+inline void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, float v) {
+    for (float& e : f.x) e = v;
+}
+template <typename Layout>
+inline void load_matrix_sync(fragment<matrix_a, 16, 16, 16, __nv_bfloat16, Layout>& f, const __nv_bfloat16* p,
+                             unsigned ldm) {
+    detail::load_bf16<Layout>(f.x, p, ldm);
+}
+template <typename Layout>
+inline void load_matrix_sync(fragment<matrix_b, 16, 16, 16, __nv_bfloat16, Layout>& f, const __nv_bfloat16* p,
+                             unsigned ldm) {
+    detail::load_bf16<Layout>(f.x, p, ldm);
+}
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float>& f, const float* p, unsigned ldm,
+                             layout_t layout) {
+    detail::check(p, ldm, 4);
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++) f.x[16 * i + j] = layout == mem_row_major ? p[i * ldm + j] : p[j * ldm + i];
+}
+inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm,
+                              layout_t layout) {
+    detail::check(p, ldm, 4);
+    emu::Warp& w = emu::this_warp();
+    w.barrier.wait();
+    if (emu::lane_id() == 0)
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 16; j++) (layout == mem_row_major ? p[i * ldm + j] : p[j * ldm + i]) = f.x[16 * i + j];
+    w.barrier.wait();
+}
+template <typename LA, typename LB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d,
+                     const fragment<matrix_a, 16, 16, 16, __nv_bfloat16, LA>& a,
+                     const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB>& b,
+                     const fragment<accumulator, 16, 16, 16, float>& c) {
+    float r[256];
+    for (int i = 0; i < 16; i++)
+        for (int j = 0; j < 16; j++) {
+            float acc = c.x[16 * i + j];
+            for (int k = 0; k < 16; k++) acc += a.x[16 * i + k] * b.x[16 * k + j];
+            r[16 * i + j] = acc;
+        }
+    std::memcpy(d.x, r, sizeof r);
+}
+
+}  // namespace nvcuda::wmma

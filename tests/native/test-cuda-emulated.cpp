@@ -8,6 +8,7 @@
 #include "adamw-kernels.cuh"
 #include "bf16.hpp"
 #include "attention-kernels.cuh"
+#include "attention-tc-kernels.cuh"
 #include "cross-entropy-kernels.cuh"
 #include "elementwise-kernels.cuh"
 #include "embedding-kernels.cuh"
@@ -211,6 +212,89 @@ TEST(CudaEmulatedAttention, GenericD96) { check({1, 35, 2, 2, 96, 0}); }
 TEST(CudaEmulatedAttention, Bf16D64Gqa2PackedSegments) { check<uint16_t>({2, 45, 4, 2, 64, 1}); }
 TEST(CudaEmulatedAttention, Bf16D128Gqa4) { check<uint16_t>({1, 40, 4, 1, 128, 0}); }
 TEST(CudaEmulatedAttention, Bf16GenericOddD37Gqa2InterleavedSegments) { check<uint16_t>({1, 37, 4, 2, 37, 2}); }
+
+// ---------------------------------------------------------------- tensor-core (WMMA) attention, bf16 storage
+
+// Runs attention-tc-kernels.cuh as attention.cu launches it (the Di pre-pass is the CUDA-core one, with dout
+// rounded to bf16 as the tensor-core backward rounds it) under the
+// emulator's wmma shim, with the forward's lazy-rescale threshold given (attention.cu uses 8; 0 rescales O
+// whenever a row's max grows, so the rescale path runs on every tile).
+template <int D>
+void run_tc_kernels(const Shape& s, std::vector<uint16_t>& out, std::vector<float>& lse, std::vector<float>& dq,
+                    std::vector<float>& dk, std::vector<float>& dv, const std::vector<uint16_t>& q,
+                    const std::vector<uint16_t>& k, const std::vector<uint16_t>& v, const int32_t* seg,
+                    const std::vector<float>& dout, float scale, float threshold) {
+    namespace tc = hb::cuda::attention_tc_kernels;
+    emu::launch(dim3((unsigned)((s.T + tc::kBQ - 1) / tc::kBQ), (unsigned)s.H, (unsigned)s.B), dim3(tc::kThreads),
+                tc::forward_smem_bytes(D), tc::attention_tc_forward_kernel<D>, out.data(), lse.data(), q.data(),
+                k.data(), v.data(), seg, s.T, s.H, s.KVH, scale, threshold);
+    const int64_t rows = (int64_t)s.B * s.T * s.H;
+    std::vector<float> Di((size_t)rows, NAN);
+    emu::launch(dim3((unsigned)((rows * 32 + 255) / 256)), dim3(256), 0,
+                hb::cuda::attention_kernels::attention_di_kernel<uint16_t, true>, Di.data(), dout.data(),
+                (const uint16_t*)out.data(), rows, s.T, s.H, s.D);
+    std::fill(dq.begin(), dq.end(), 0.0f);  // attention.cu zeroes dq with cudaMemsetAsync
+    emu::launch(dim3((unsigned)((s.T + tc::kBK - 1) / tc::kBK), (unsigned)s.KVH, (unsigned)s.B), dim3(tc::kThreads),
+                tc::backward_smem_bytes(D), tc::attention_tc_backward_kernel<D>, dq.data(), dk.data(), dv.data(),
+                dout.data(), q.data(), k.data(), v.data(), lse.data(), Di.data(), seg, s.T, s.H, s.KVH, scale);
+}
+
+double max_abs(const std::vector<double>& x) {
+    double m = 0.0;
+    for (double e : x) m = std::max(m, std::fabs(e));
+    return m;
+}
+
+// bf16 q, k, v (exact inputs; the reference runs on their widened values in double, its backward takes Di from the
+// kernel's bf16 out, as the kernels do). Tolerances: scores and dP are fp32 sums of exact bf16 products, so lse is
+// fp32-accurate (2e-5 + 2e-4 relative); out, dq, dk, dv come from products with bf16-rounded P, dS and dout (8
+// significant bits, relative error <= 2^-9 each), so they get 1e-2 relative plus 1e-2 of the tensor's largest
+// magnitude (the rounding errors of a sum are relative to its terms, not to a result that cancels to ~0), plus 1e-5
+// (T = 1: dS is exactly 0 in the reference, the kernel's dP - Di is an fp32 difference of equal sums).
+// q_mul scales q to make scores large (tens); k_ramp scales key row s by 1 + k_ramp * s, so that later key tiles
+// hold larger scores: the online softmax's reference max then moves by more than the threshold and O is rescaled.
+void check_tc(const Shape& s, float threshold, float q_mul = 1.0f, float k_ramp = 0.0f) {
+    SCOPED_TRACE(::testing::Message() << "tensor-core B=" << s.B << " T=" << s.T << " H=" << s.H << " KVH=" << s.KVH
+                                      << " D=" << s.D << " segments=" << s.segments << " threshold=" << threshold
+                                      << " q_mul=" << q_mul << " k_ramp=" << k_ramp);
+    std::mt19937 rng(777u + (unsigned)(s.T * 31 + s.D));
+    const size_t nq = (size_t)s.B * s.T * s.H * s.D, nk = (size_t)s.B * s.T * s.KVH * s.D;
+    auto q = random_vector(nq, rng), k = random_vector(nk, rng), v = random_vector(nk, rng);
+    auto dout = random_vector(nq, rng);
+    for (auto& x : q) x *= q_mul;
+    for (size_t i = 0; i < nk; i++) k[i] *= 1.0f + k_ramp * (float)((i / ((size_t)s.KVH * s.D)) % (size_t)s.T);
+    std::vector<int32_t> seg;
+    if (s.segments) seg = make_segments(s, rng);
+    const int32_t* segp = s.segments ? seg.data() : nullptr;
+    const float scale = 1.0f / std::sqrt((float)s.D);
+    const std::vector<uint16_t> qe = to_bf16(q), ke = to_bf16(k), ve = to_bf16(v);
+    q = to_f32(qe), k = to_f32(ke), v = to_f32(ve);
+
+    std::vector<uint16_t> oute(nq, 0x7fc0);  // NaN: every element the kernels own must be written
+    std::vector<float> lse((size_t)s.B * s.H * s.T, NAN), dq(nq, NAN), dk(nk, NAN), dv(nk, NAN);
+    if (s.D == 64) run_tc_kernels<64>(s, oute, lse, dq, dk, dv, qe, ke, ve, segp, dout, scale, threshold);
+    else run_tc_kernels<128>(s, oute, lse, dq, dk, dv, qe, ke, ve, segp, dout, scale, threshold);
+    const std::vector<float> out = to_f32(oute);
+
+    const Reference ref = reference(s, q, k, v, s.segments ? &seg : nullptr, dout, scale, &out);
+    auto tol = [](const std::vector<double>& r) { return hbtest::Tolerance{1e-5 + 1e-2 * max_abs(r), 1e-2}; };
+    expect_close("tc out", out, ref.out, tol(ref.out));
+    expect_close("tc lse", lse, ref.lse, {2e-5, 2e-4});
+    expect_close("tc dq", dq, ref.dq, tol(ref.dq));
+    expect_close("tc dk", dk, ref.dk, tol(ref.dk));
+    expect_close("tc dv", dv, ref.dv, tol(ref.dv));
+}
+
+TEST(CudaEmulatedAttentionTc, SingleTokenD128) { check_tc({1, 1, 1, 1, 128, 0}, 8.0f); }
+TEST(CudaEmulatedAttentionTc, D64OddLengthGqa2PackedSegments) { check_tc({2, 45, 4, 2, 64, 1}, 8.0f); }
+TEST(CudaEmulatedAttentionTc, D64WholeTileInterleavedSegments) { check_tc({1, 64, 2, 1, 64, 2}, 0.0f); }
+TEST(CudaEmulatedAttentionTc, D128T100Gqa4InterleavedSegments) { check_tc({1, 100, 4, 1, 128, 2}, 0.0f); }
+TEST(CudaEmulatedAttentionTc, D64ThreeTilesNoGrouping) { check_tc({1, 130, 2, 2, 64, 0}, 8.0f); }
+TEST(CudaEmulatedAttentionTc, D128ThreeTilesGqa2PackedSegments) { check_tc({1, 130, 4, 2, 128, 1}, 8.0f); }
+// Large scores: the reference max moves by more than the threshold, so the rescale of O runs with attention.cu's
+// threshold too (and on every max increase with threshold 0).
+TEST(CudaEmulatedAttentionTc, GrowingScoresRescaleThreshold8) { check_tc({1, 150, 2, 1, 64, 0}, 8.0f, 4.0f, 1.0f / 16); }
+TEST(CudaEmulatedAttentionTc, LargeScoresRescaleEveryIncrease) { check_tc({1, 150, 2, 1, 64, 1}, 0.0f, 24.0f); }
 
 // ---------------------------------------------------------------- the other kernel families
 

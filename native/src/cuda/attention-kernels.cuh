@@ -155,8 +155,10 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-// Di (B,H,T) = rowsum(dout * out) over D; one warp per (b, t, h) row of the (B,T,H,D) tensors.
-template <typename E>
+// Di (B,H,T) = rowsum(dout * out) over D; one warp per (b, t, h) row of the (B,T,H,D) tensors. ROUND_DOUT: dout
+// rounded to bf16 first, as the tensor-core backward (attention-tc-kernels.cuh) rounds it for its dP = dO V^T, so
+// that dS = P (dP - Di) does not difference two rowsums taken with differently rounded dout.
+template <typename E, bool ROUND_DOUT = false>
 __global__ void attention_di_kernel(float* Di, const float* dout, const E* out, int64_t rows, int T, int H, int D) {
     const int64_t w = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
     const int lane = threadIdx.x % 32;
@@ -164,7 +166,7 @@ __global__ void attention_di_kernel(float* Di, const float* dout, const E* out, 
     const E* o = out + w * D;
     const float* g = dout + w * D;
     float acc = 0.0f;
-    for (int i = lane; i < D; i += 32) acc += to_f32(o[i]) * g[i];
+    for (int i = lane; i < D; i += 32) acc += to_f32(o[i]) * (ROUND_DOUT ? bf16_to_f32(f32_to_bf16(g[i])) : g[i]);
     acc = warp_sum(acc);
     if (lane == 0) {
         const int64_t h = w % H, bt = w / H, t = bt % T, b = bt / T;

@@ -17,7 +17,15 @@
 //             atomicAdd into dq, which is zeroed first. Di = rowsum(dout * out) comes from a pre-pass.
 // Head dims 64 and 128 are compiled with D fixed; any other D <= 128 runs the same code with a runtime D
 // (columns >= D are skipped). Shared-memory rows are padded to D+1 floats against bank conflicts.
+//
+// The bf16 ops at D = 64 and 128 run the tensor-core (WMMA) kernels of attention-tc-kernels.cuh instead, unless the
+// context was created with HB_CUDA_ATTENTION=simt or a pointer is not 16-byte aligned (they move 16-byte vectors).
+#include <cstdint>
+#include <initializer_list>
+#include <type_traits>
+
 #include "attention-kernels.cuh"
+#include "attention-tc-kernels.cuh"
 #include "cuda-ops.cuh"
 
 namespace hb::cuda {
@@ -49,6 +57,48 @@ void launch_backward(hb_context* ctx, float* dq, float* dk, float* dv, const flo
     HB_CUDA_LAUNCH_CHECK();
 }
 
+// Lazy-rescale threshold of the tensor-core forward (natural-log units): P stays <= e^8.
+constexpr float kTcRescaleThreshold = 8.0f;
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+// Tensor-core kernels for this call? Only bf16 storage (E = uint16_t), D = 64 or 128, 16-byte aligned pointers.
+template <typename E>
+bool use_tc(hb_context* ctx, int64_t D, std::initializer_list<const void*> ptrs) {
+    if (!std::is_same<E, uint16_t>::value || (D != 64 && D != 128)) return false;
+    if (state(ctx).attention_mode != AttentionMode::tc) return false;
+    for (const void* p : ptrs)
+        if (!aligned16(p)) return false;
+    return true;
+}
+
+template <int D>
+void launch_tc_forward(hb_context* ctx, uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k,
+                       const uint16_t* v, const int32_t* segments, int B, int T, int H, int KVH, float scale) {
+    namespace tc = attention_tc_kernels;
+    const size_t smem = tc::forward_smem_bytes(D);
+    auto kernel = tc::attention_tc_forward_kernel<D>;
+    HB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((unsigned)((T + tc::kBQ - 1) / tc::kBQ), (unsigned)H, (unsigned)B);
+    kernel<<<grid, tc::kThreads, smem, stream(ctx)>>>(out, lse, q, k, v, segments, T, H, KVH, scale,
+                                                      kTcRescaleThreshold);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
+template <int D>
+void launch_tc_backward(hb_context* ctx, float* dq, float* dk, float* dv, const float* dout, const uint16_t* q,
+                        const uint16_t* k, const uint16_t* v, const float* lse, const float* Di,
+                        const int32_t* segments, int B, int T, int H, int KVH, float scale) {
+    namespace tc = attention_tc_kernels;
+    const size_t smem = tc::backward_smem_bytes(D);
+    auto kernel = tc::attention_tc_backward_kernel<D>;
+    HB_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    dim3 grid((unsigned)((T + tc::kBK - 1) / tc::kBK), (unsigned)KVH, (unsigned)B);
+    kernel<<<grid, tc::kThreads, smem, stream(ctx)>>>(dq, dk, dv, dout, q, k, v, lse, Di, segments, T, H, KVH,
+                                                      scale);
+    HB_CUDA_LAUNCH_CHECK();
+}
+
 void check_dims(const char* fn, int64_t B, int64_t T, int64_t H, int64_t D) {
     if (D > 128)
         throw_error(HB_ERR_UNSUPPORTED, "%s: the cuda backend supports head dims up to 128 (got D=%lld)", fn,
@@ -65,6 +115,13 @@ void forward(const char* fn, hb_context* ctx, E* out, float* lse, const E* q, co
     check_dims(fn, B, T, H, D);
     set_device(ctx);
     const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
+    if constexpr (std::is_same<E, uint16_t>::value) {
+        if (use_tc<E>(ctx, D, {out, q, k, v})) {
+            if (D == 64) launch_tc_forward<64>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, scale);
+            else launch_tc_forward<128>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, scale);
+            return;
+        }
+    }
     if (D == 64) launch_forward<64, true>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
     else if (D == 128) launch_forward<128, true>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
     else if (D < 64) launch_forward<64, false>(ctx, out, lse, q, k, v, segments, b, t, h, kvh, d, scale);
@@ -80,10 +137,23 @@ void backward(const char* fn, hb_context* ctx, float* dq, float* dk, float* dv, 
     cudaStream_t st = stream(ctx);
     const int64_t rows = B * T * H;
     float* Di = static_cast<float*>(scratch(ctx, (size_t)rows * sizeof(float)));
-    attention_di_kernel<E><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H, (int)D);
+    const bool tc = use_tc<E>(ctx, D, {q, k, v, dout, dk, dv});
+    if (tc)  // the tensor-core backward rounds dout to bf16 for dP: Di takes the same rounded dout
+        attention_di_kernel<E, true><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H,
+                                                                                 (int)D);
+    else
+        attention_di_kernel<E><<<blocks_for(rows * 32, 256), 256, 0, st>>>(Di, dout, out, rows, (int)T, (int)H,
+                                                                           (int)D);
     HB_CUDA_LAUNCH_CHECK();
     HB_CUDA_CHECK(cudaMemsetAsync(dq, 0, (size_t)(rows * D) * sizeof(float), st));  // dQ accumulates atomically
     const int b = (int)B, t = (int)T, h = (int)H, kvh = (int)KVH, d = (int)D;
+    if constexpr (std::is_same<E, uint16_t>::value) {
+        if (tc) {
+            if (D == 64) launch_tc_backward<64>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, scale);
+            else launch_tc_backward<128>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, scale);
+            return;
+        }
+    }
     if (D == 64) launch_backward<64, true>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);
     else if (D == 128)
         launch_backward<128, true>(ctx, dq, dk, dv, dout, q, k, v, lse, Di, segments, b, t, h, kvh, d, scale);

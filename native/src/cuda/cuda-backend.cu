@@ -114,7 +114,8 @@ const char* cuda_runtime_version() {
     return v.c_str();
 }
 
-// HB_CUDA_MATMUL=fp32|tf32|bf16 (default fp32) and HB_CUDA_GEMM=lt|cublas (default lt); see docs/cuda.md.
+// HB_CUDA_MATMUL=fp32|tf32|bf16 (default fp32), HB_CUDA_GEMM=lt|cublas (default lt) and HB_CUDA_ATTENTION=tc|simt
+// (default tc); see docs/cuda.md.
 void read_environment(cuda::State& st) {
     if (const char* m = std::getenv("HB_CUDA_MATMUL"); m != nullptr && *m != '\0') {
         if (std::strcmp(m, "fp32") == 0) st.matmul_mode = cuda::MatmulMode::fp32;
@@ -130,6 +131,13 @@ void read_environment(cuda::State& st) {
         else
             throw_error(HB_ERR_INVALID_ARGUMENT, "hb_context_create: HB_CUDA_GEMM must be lt or cublas (got \"%s\")",
                         g);
+    }
+    if (const char* a = std::getenv("HB_CUDA_ATTENTION"); a != nullptr && *a != '\0') {
+        if (std::strcmp(a, "tc") == 0) st.attention_mode = cuda::AttentionMode::tc;
+        else if (std::strcmp(a, "simt") == 0) st.attention_mode = cuda::AttentionMode::simt;
+        else
+            throw_error(HB_ERR_INVALID_ARGUMENT,
+                        "hb_context_create: HB_CUDA_ATTENTION must be tc or simt (got \"%s\")", a);
     }
 }
 

@@ -42,6 +42,10 @@ enum class MatmulMode { fp32, tf32, bf16 };
 // (HB_CUDA_GEMM=cublas, a switch for bisecting a problem on a GPU). Lt falls back to GemmEx by itself
 // when its heuristic finds no algorithm for a shape.
 enum class GemmApi { lt, cublas };
+// Which kernels run the bf16-storage attention ops at head dims 64 and 128: the tensor-core (WMMA) kernels of
+// attention-tc-kernels.cuh (default), or the CUDA-core kernels of attention-kernels.cuh (HB_CUDA_ATTENTION=simt,
+// read when the context is created). Other head dims and the fp32 ops always use the CUDA-core kernels.
+enum class AttentionMode { tc, simt };
 
 // cuBLASLt heuristic result for one GEMM shape and pointer alignment, cached per context. A training run
 // meets a few dozen shapes, so the cache is a vector searched linearly (nvcc 11.8 cannot parse
@@ -71,6 +75,7 @@ struct State {
 
     MatmulMode matmul_mode = MatmulMode::fp32;
     GemmApi gemm_api = GemmApi::lt;
+    AttentionMode attention_mode = AttentionMode::tc;
     std::mutex lt_mutex;  // guards lt_cache (a context may be used from several host threads in turn)
     std::vector<LtAlgo> lt_cache;
 
