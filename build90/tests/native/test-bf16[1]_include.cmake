@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-tc/build90/tests/native/test-bf16[1]_tests.cmake")
-  include("/work/wt-tc/build90/tests/native/test-bf16[1]_tests.cmake")
-else()
-  add_test(test-bf16_NOT_BUILT test-bf16_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-tc/build90/tests/native/test-cross-entropy[1]_tests.cmake")
-  include("/work/wt-tc/build90/tests/native/test-cross-entropy[1]_tests.cmake")
-else()
-  add_test(test-cross-entropy_NOT_BUILT test-cross-entropy_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-tc/build90/tests/native/test-elementwise[1]_tests.cmake")
-  include("/work/wt-tc/build90/tests/native/test-elementwise[1]_tests.cmake")
-else()
-  add_test(test-elementwise_NOT_BUILT test-elementwise_NOT_BUILT)
-endif()

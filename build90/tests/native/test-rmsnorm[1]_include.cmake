@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-tc/build90/tests/native/test-rmsnorm[1]_tests.cmake")
-  include("/work/wt-tc/build90/tests/native/test-rmsnorm[1]_tests.cmake")
-else()
-  add_test(test-rmsnorm_NOT_BUILT test-rmsnorm_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-tc/build90/tests/native/test-runtime[1]_tests.cmake")
-  include("/work/wt-tc/build90/tests/native/test-runtime[1]_tests.cmake")
-else()
-  add_test(test-runtime_NOT_BUILT test-runtime_NOT_BUILT)
-endif()
