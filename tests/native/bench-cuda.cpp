@@ -19,6 +19,7 @@
 #include <functional>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "humpback.h"
@@ -87,7 +88,7 @@ hb_context* make_context(const char* mode) {
 // ---------------------------------------------------------------- attention
 
 void bench_attention(bool quick) {
-    std::printf("\n### Attention (causal, fp32 CUDA-core kernels)\n\n");
+    std::printf("\n### Attention (causal; target: fwd+bwd >= 150 TFLOP/s at D = 128)\n\n");
     std::printf("| storage | B | T | H | KVH | D | fwd ms | fwd TFLOP/s | bwd ms | bwd TFLOP/s | fwd+bwd TFLOP/s |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     hb_context* ctx = make_context(nullptr);
@@ -106,16 +107,26 @@ void bench_attention(bool quick) {
         double tb = time_it(ctx, 1, iters, [&] {
             CHECK(hb_attention_backward(ctx, dq, dk, dv, dout, q, k, v, out, lse, nullptr, B, T, H, KVH, D, scale));
         });
-        // bf16 storage of q, k, v, out (the mixed-precision step's variant): same arithmetic, half the loads
+        // bf16 storage of q, k, v, out (the mixed-precision step's variant): the tensor-core (WMMA) kernels by
+        // default, and the CUDA-core ones (HB_CUDA_ATTENTION=simt) on the same buffers for comparison
         uint16_t *qh = ar.halves(nq), *kh = ar.halves(nk), *vh = ar.halves(nk), *oh = ar.halves(nq);
-        double tfh = time_it(ctx, 1, iters, [&] {
-            CHECK(hb_attention_forward_bf16(ctx, oh, lse, qh, kh, vh, nullptr, B, T, H, KVH, D, scale));
-        });
-        double tbh = time_it(ctx, 1, iters, [&] {
-            CHECK(hb_attention_backward_bf16(ctx, dq, dk, dv, dout, qh, kh, vh, oh, lse, nullptr, B, T, H, KVH, D, scale));
-        });
+        std::vector<std::tuple<const char*, double, double>> rows{{"fp32 (CUDA cores)", tf, tb}};
+        for (auto [mode, name] : {std::pair{"tc", "bf16 (tensor cores)"}, std::pair{"simt", "bf16 (CUDA cores)"}}) {
+            setenv("HB_CUDA_ATTENTION", mode, 1);
+            hb_context* c = make_context(nullptr);
+            double f = time_it(c, 1, iters, [&] {
+                CHECK(hb_attention_forward_bf16(c, oh, lse, qh, kh, vh, nullptr, B, T, H, KVH, D, scale));
+            });
+            double b = time_it(c, 1, iters, [&] {
+                CHECK(hb_attention_backward_bf16(c, dq, dk, dv, dout, qh, kh, vh, oh, lse, nullptr, B, T, H, KVH, D,
+                                                 scale));
+            });
+            hb_context_free(c);
+            rows.emplace_back(name, f, b);
+        }
+        unsetenv("HB_CUDA_ATTENTION");
         const double ff = 4.0 * B * (double)T * T * H * D / 2.0, fb = 2.5 * ff;
-        for (auto [name, f, b] : {std::tuple{"fp32", tf, tb}, std::tuple{"bf16", tfh, tbh}})
+        for (auto [name, f, b] : rows)
             std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.2f | %.1f | %.2f | %.1f | %.1f |\n", name,
                         (long long)B, (long long)T, (long long)H, (long long)KVH, (long long)D, f * 1e3, ff / f / 1e12,
                         b * 1e3, fb / b / 1e12, (ff + fb) / (f + b) / 1e12);
@@ -540,7 +551,7 @@ int main(int argc, char** argv) {
                 "activations in bf16, bf16 GEMMs with fp32 accumulation (cuBLASLt), fp32 masters, gradients and AdamW "
                 "state. Matmul mode: the compute type of the fp32 GEMMs (HB_CUDA_MATMUL). MFU = model FLOPs (6 per "
                 "parameter and token for full fine-tuning, 4 for LoRA, plus causal attention) / time / 989 TFLOP/s. "
-                "Attention runs on CUDA cores (fp32 arithmetic) in every row. Memory: what all L layers would hold "
+                "Attention: fp32 CUDA-core kernels with fp32 storage, tensor-core (WMMA) kernels with bf16 storage. Memory: what all L layers would hold "
                 "(one layer's plan x L + the shared buffers + the scratch / cuBLAS workspace measured on the device).\n\n");
     std::printf("| model | training | storage | matmul mode | layer fwd ms | layer bwd ms | head ms | optimizer ms "
                 "| step ms | tokens/s | TFLOP/s | MFU | memory GiB |\n");
