@@ -41,8 +41,9 @@ public class CudaModelParityTests(ITestOutputHelper output)
         }
         TrainingBatch batch = LlamaModelTests.PackedBatch(cfg.VocabSize, 11);
         float scale = 1f / batch.CountTargets();
-        // bf16: both backends round the same values, but fp32 sums in another order can move a rounding by one bf16 ulp.
-        double lossTol = precision == DType.Bf16 ? 5e-3 : 1e-4, cosTol = precision == DType.Bf16 ? 0.999 : 0.99999;
+        // bf16: fp32 sums in another order can move a rounding by one bf16 ulp, and at head dim 64 the GPU runs the
+        // tensor-core attention, whose products take bf16 P and dS (the CPU specification keeps them fp32).
+        double lossTol = precision == DType.Bf16 ? 1e-2 : 1e-4, cosTol = precision == DType.Bf16 ? 0.995 : 0.99999;
 
         for (int step = 0; step < 2; step++)
         {
