@@ -28,6 +28,14 @@ namespace {
 
 constexpr double kPeakBf16 = 989e12;  // H100 SXM dense bf16, the MFU reference (MISSION.md)
 
+// The issue's targets (one H100), filled with the best figure of the rows below and printed last.
+struct Targets {
+    double attention_d128_tflops = 0;  // fwd+bwd at D = 128: >= 150 (half of FlashAttention-2's ~300)
+    double lora_3b_tokens_per_s = 0;   // LoRA on Llama-3.2-3B, T = 2048: >= 40k
+    double full_1b_mfu = 0;            // full fine-tuning of Llama-3.2-1B: >= 50%
+    std::string attention_row, lora_row, full_row;
+} g_targets;
+
 void check(hb_status st, const char* what) {
     if (st != HB_OK) {
         std::fprintf(stderr, "bench-cuda: %s failed: %s (%s)\n", what, hb_status_to_string(st), hb_last_error());
@@ -126,10 +134,16 @@ void bench_attention(bool quick) {
         }
         unsetenv("HB_CUDA_ATTENTION");
         const double ff = 4.0 * B * (double)T * T * H * D / 2.0, fb = 2.5 * ff;
-        for (auto [name, f, b] : rows)
+        for (auto [name, f, b] : rows) {
+            const double tflops = (ff + fb) / (f + b) / 1e12;
+            if (D == 128 && tflops > g_targets.attention_d128_tflops) {
+                g_targets.attention_d128_tflops = tflops;
+                g_targets.attention_row = name;
+            }
             std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.2f | %.1f | %.2f | %.1f | %.1f |\n", name,
                         (long long)B, (long long)T, (long long)H, (long long)KVH, (long long)D, f * 1e3, ff / f / 1e12,
-                        b * 1e3, fb / b / 1e12, (ff + fb) / (f + b) / 1e12);
+                        b * 1e3, fb / b / 1e12, tflops);
+        }
     }
     hb_context_free(ctx);
 }
@@ -489,6 +503,15 @@ void bench_step(const ModelShape& s, Mode mode, hb_dtype act, const char* matmul
                 mode_name(mode), dtype_name(act), matmul_mode, r.fwd * 1e3, r.bwd * 1e3, r.head * 1e3, r.opt * 1e3,
                 r.step * 1e3, r.tokens_per_s, r.tflops, 100.0 * r.mfu, r.memory_gib);
     hb_context_free(ctx);
+    const std::string row = std::string(dtype_name(act)) + " storage, " + matmul_mode + " matmul mode";
+    if (mode == Mode::Lora && std::strcmp(s.name, "Llama-3.2-3B") == 0 && r.tokens_per_s > g_targets.lora_3b_tokens_per_s) {
+        g_targets.lora_3b_tokens_per_s = r.tokens_per_s;
+        g_targets.lora_row = row;
+    }
+    if (mode == Mode::Full && std::strcmp(s.name, "Llama-3.2-1B") == 0 && r.mfu > g_targets.full_1b_mfu) {
+        g_targets.full_1b_mfu = r.mfu;
+        g_targets.full_row = row;
+    }
 }
 
 // --smoke: the whole step code on the CPU backend at a tiny shape, once per mode and precision: every hb_ call the
@@ -566,5 +589,15 @@ int main(int argc, char** argv) {
         }
     if (env_mode != nullptr) setenv("HB_CUDA_MATMUL", saved_mode.c_str(), 1);
     else unsetenv("HB_CUDA_MATMUL");
+
+    const Targets& t = g_targets;
+    auto verdict = [](bool met) { return met ? "met" : "NOT met"; };
+    std::printf("\n### Targets (the CUDA issue, one H100)\n\n| target | best measured | where | verdict |\n|---|---|---|---|\n");
+    std::printf("| attention fwd+bwd at D = 128 >= 150 TFLOP/s | %.1f TFLOP/s | %s | %s |\n", t.attention_d128_tflops,
+                t.attention_row.c_str(), verdict(t.attention_d128_tflops >= 150));
+    std::printf("| LoRA Llama-3.2-3B, T = 2048 >= 40,000 tokens/s | %.0f tokens/s | %s | %s |\n", t.lora_3b_tokens_per_s,
+                t.lora_row.c_str(), verdict(t.lora_3b_tokens_per_s >= 40000));
+    std::printf("| full fine-tuning Llama-3.2-1B >= 50%% MFU | %.1f%% | %s | %s |\n", 100.0 * t.full_1b_mfu,
+                t.full_row.c_str(), verdict(t.full_1b_mfu >= 0.5));
     return 0;
 }
