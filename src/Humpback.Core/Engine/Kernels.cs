@@ -33,6 +33,12 @@ public sealed class Kernels(Device device)
         if (s.Type != DType.F32) throw new ArgumentException($"{op}: {name} must be fp32 (got {s.Type.Name()})", name);
     }
 
+    // Ops without a bf16 variant refuse bf16 spans rather than read their bytes as floats.
+    private static void RequireF32(string op, params (DeviceSpan Span, string Name)[] spans)
+    {
+        foreach (var (span, name) in spans) RequireF32(span, op, name);
+    }
+
     private static bool AllBf16(string op, params (DeviceSpan Span, string Name)[] spans)
     {
         bool bf16 = spans[0].Span.Type == DType.Bf16;
@@ -112,6 +118,7 @@ public sealed class Kernels(Device device)
     }
     public void EmbeddingBackward(DeviceSpan dwte, DeviceSpan dout, DeviceSpan tokens, long n, long v, long c)
     {
+        RequireF32("embedding_backward", (dwte, nameof(dwte)), (dout, nameof(dout)));
         long t0 = Begin();
         C(NativeMethods.EmbeddingBackward(_ctx, dwte.Ptr, dout.Ptr, tokens.Ptr, n, v, c));
         End("embedding_backward", t0);
@@ -128,6 +135,7 @@ public sealed class Kernels(Device device)
     /// <summary>dinput += …; dweight += … (Null when frozen).</summary>
     public void RmsNormBackward(DeviceSpan dinput, DeviceSpan dweight, DeviceSpan dout, DeviceSpan input, DeviceSpan weight, DeviceSpan rstd, long n, long c)
     {
+        RequireF32("rms_norm_backward", (dinput, nameof(dinput)), (dweight, nameof(dweight)), (dout, nameof(dout)), (input, nameof(input)), (weight, nameof(weight)));
         long t0 = Begin();
         C(NativeMethods.RmsNormBackward(_ctx, dinput.Ptr, dweight.Ptr, dout.Ptr, input.Ptr, weight.Ptr, rstd.Ptr, n, c));
         End("rms_norm_backward", t0);
@@ -135,12 +143,14 @@ public sealed class Kernels(Device device)
 
     public void RopeForward(DeviceSpan x, DeviceSpan positions, DeviceSpan invFreq, long n, long h, long d)
     {
+        RequireF32(x, "rope_forward", nameof(x));
         long t0 = Begin();
         C(NativeMethods.RopeForward(_ctx, x.Ptr, positions.Ptr, invFreq.Ptr, n, h, d));
         End("rope_forward", t0);
     }
     public void RopeBackward(DeviceSpan dx, DeviceSpan positions, DeviceSpan invFreq, long n, long h, long d)
     {
+        RequireF32(dx, "rope_backward", nameof(dx));
         long t0 = Begin();
         C(NativeMethods.RopeBackward(_ctx, dx.Ptr, positions.Ptr, invFreq.Ptr, n, h, d));
         End("rope_backward", t0);
@@ -159,6 +169,7 @@ public sealed class Kernels(Device device)
         DeviceSpan output, DeviceSpan lse, DeviceSpan segments, long b, long t, long h, long kvh, long d, float scale)
     {
         bool bf16 = AllBf16("attention_backward", (q, nameof(q)), (k, nameof(k)), (v, nameof(v)), (output, nameof(output)));
+        RequireF32("attention_backward", (dq, nameof(dq)), (dk, nameof(dk)), (dv, nameof(dv)), (dout, nameof(dout)), (lse, nameof(lse)));
         long t0 = Begin();
         if (bf16) C(NativeMethods.AttentionBackwardBf16(_ctx, dq.Ptr, dk.Ptr, dv.Ptr, dout.Ptr, q.Ptr, k.Ptr, v.Ptr, output.Ptr, lse.Ptr, segments.Ptr, b, t, h, kvh, d, scale));
         else C(NativeMethods.AttentionBackward(_ctx, dq.Ptr, dk.Ptr, dv.Ptr, dout.Ptr, q.Ptr, k.Ptr, v.Ptr, output.Ptr, lse.Ptr, segments.Ptr, b, t, h, kvh, d, scale));
@@ -167,6 +178,7 @@ public sealed class Kernels(Device device)
 
     public void SwiGluForward(DeviceSpan output, DeviceSpan gate, DeviceSpan up, long n)
     {
+        RequireF32("swi_glu_forward", (gate, nameof(gate)), (up, nameof(up)));
         long t0 = Begin();
         if (output.Type == DType.Bf16) C(NativeMethods.SwiGluForwardBf16(_ctx, output.Ptr, gate.Ptr, up.Ptr, n));
         else C(NativeMethods.SwiGluForward(_ctx, output.Ptr, gate.Ptr, up.Ptr, n));
@@ -174,6 +186,7 @@ public sealed class Kernels(Device device)
     }
     public void SwiGluBackward(DeviceSpan dgate, DeviceSpan dup, DeviceSpan dout, DeviceSpan gate, DeviceSpan up, long n)
     {
+        RequireF32("swi_glu_backward", (dgate, nameof(dgate)), (dup, nameof(dup)), (dout, nameof(dout)), (gate, nameof(gate)), (up, nameof(up)));
         long t0 = Begin();
         C(NativeMethods.SwiGluBackward(_ctx, dgate.Ptr, dup.Ptr, dout.Ptr, gate.Ptr, up.Ptr, n));
         End("swi_glu_backward", t0);
@@ -191,6 +204,7 @@ public sealed class Kernels(Device device)
         long n, long v, long c, long chunk = 0)
     {
         bool bf16 = AllBf16("cross_entropy_backward", (h, nameof(h)), (w, nameof(w)));
+        RequireF32("cross_entropy_backward", (dh, nameof(dh)), (dw, nameof(dw)));
         long t0 = Begin();
         if (bf16) C(NativeMethods.CrossEntropyBackwardBf16(_ctx, dh.Ptr, dw.Ptr, h.Ptr, w.Ptr, targets.Ptr, lse.Ptr, lossScale, n, v, c, chunk));
         else C(NativeMethods.CrossEntropyBackward(_ctx, dh.Ptr, dw.Ptr, h.Ptr, w.Ptr, targets.Ptr, lse.Ptr, lossScale, n, v, c, chunk));
@@ -199,6 +213,7 @@ public sealed class Kernels(Device device)
 
     public void LoraForward(DeviceSpan y, DeviceSpan xa, DeviceSpan x, DeviceSpan a, DeviceSpan b, long n, long inDim, long outDim, long r, float scale)
     {
+        RequireF32("lora_forward", (y, nameof(y)), (xa, nameof(xa)), (a, nameof(a)), (b, nameof(b)));
         if (x.Type == DType.Bf16)
         {
             // hb_lora_forward's two products with a bf16 input: xa = x·Aᵀ on bf16 operands (A rounded), y += s·xa·Bᵀ in fp32.
@@ -213,6 +228,8 @@ public sealed class Kernels(Device device)
     public void LoraBackward(DeviceSpan dx, DeviceSpan da, DeviceSpan db, DeviceSpan work, DeviceSpan dy, DeviceSpan x, DeviceSpan xa,
         DeviceSpan a, DeviceSpan b, long n, long inDim, long outDim, long r, float scale)
     {
+        RequireF32("lora_backward", (dx, nameof(dx)), (da, nameof(da)), (db, nameof(db)), (work, nameof(work)), (dy, nameof(dy)),
+            (xa, nameof(xa)), (a, nameof(a)), (b, nameof(b)));
         if (x.Type == DType.Bf16)
         {
             // hb_lora_backward's products with a bf16 input x: only dA's meets x, so only it runs on bf16 operands.

@@ -141,6 +141,10 @@ public class LlamaModelBf16Tests(ITestOutputHelper output)
         Assert.Contains("attention_forward: k is fp32 but q is bf16", e.Message);
         e = Assert.Throws<ArgumentException>(() => k.Matmul(h, f, f, 4, 4, 4, false, false));
         Assert.Contains("matmul: output must be fp32", e.Message);
+        e = Assert.Throws<ArgumentException>(() => k.RopeForward(h, f, f, 4, 1, 16));
+        Assert.Contains("rope_forward: x must be fp32 (got bf16)", e.Message);
+        e = Assert.Throws<ArgumentException>(() => k.SwiGluBackward(f, f, h, f, f, 16));
+        Assert.Contains("swi_glu_backward: dout must be fp32", e.Message);
         Assert.Throws<ArgumentException>(() => DTypeExtensions.Parse("fp8", "--precision"));
     }
 }
