@@ -170,20 +170,22 @@ public sealed partial class ProfileVerb
         using var device = Engine.Device.Parse(Device, Threads ?? 0);
         Console.Error.WriteLine("measuring the machine's ceilings (SGEMM, memory bandwidth)...");
         MachineCeilings ceilings = MachineCeilings.Measure(device);
-        Console.WriteLine($"ceilings: SGEMM {ceilings.GemmGflops:F1} GFLOP/s, memory {ceilings.BandwidthGBs:F1} GB/s ({ceilings.Device})");
+        // The bf16 rows ([bf16]) are judged against the bf16 GEMM's own ceiling (tensor cores on a GPU).
+        MachineCeilings bf16 = MachineCeilings.Measure(device, gemmType: Engine.DType.Bf16);
+        Console.WriteLine($"ceilings: SGEMM {ceilings.GemmGflops:F1} GFLOP/s, bf16 GEMM {bf16.GemmGflops:F1} GFLOP/s, memory {ceilings.BandwidthGBs:F1} GB/s ({ceilings.Device})");
         long n = (long)Batch * Seq;
-        IReadOnlyList<KernelTiming> rows = KernelProfiler.Run(device, ceilings, n, Dim, Heads, KvHeads, Dim / Heads, Ffn, Vocab, Batch);
-        Console.WriteLine($"{"kernel",-22} {"shape",-32} {"ms",9} {"GFLOP/s",9} {"GB/s",8} {"bound",8} {"roofline",9}");
+        IReadOnlyList<KernelTiming> rows = KernelProfiler.Run(device, ceilings, n, Dim, Heads, KvHeads, Dim / Heads, Ffn, Vocab, Batch, bf16Ceilings: bf16);
+        Console.WriteLine($"{"kernel",-29} {"shape",-32} {"ms",9} {"GFLOP/s",9} {"GB/s",8} {"bound",8} {"roofline",9}");
         foreach (KernelTiming k in rows)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{k.Op,-22} {k.Shape,-32} {k.Seconds * 1000,9:F3} {k.Gflops,9:F1} {k.GBs,8:F1} {k.BoundBy,8} {k.ShareOfRoofline * 100,8:F1}%"));
+                $"{k.Op,-29} {k.Shape,-32} {k.Seconds * 1000,9:F3} {k.Gflops,9:F1} {k.GBs,8:F1} {k.BoundBy,8} {k.ShareOfRoofline * 100,8:F1}%"));
         if (Json != null)
         {
             AtomicFile.WriteAllText(Json, JsonSerializer.Serialize(new
             {
                 kind = "kernels",
                 date = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                machine = new { cores = Environment.ProcessorCount, device = ceilings.Device, sgemm_gflops = ceilings.GemmGflops, bandwidth_gbs = ceilings.BandwidthGBs },
+                machine = new { cores = Environment.ProcessorCount, device = ceilings.Device, sgemm_gflops = ceilings.GemmGflops, bf16_gemm_gflops = bf16.GemmGflops, bandwidth_gbs = ceilings.BandwidthGBs },
                 profiles = rows.Select(k => new { name = k.Op, shape = k.Shape, seconds = k.Seconds, gflops = k.Gflops, gbs = k.GBs, bound = k.BoundBy, roofline_share = k.ShareOfRoofline }),
             }, new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"wrote {Json}");

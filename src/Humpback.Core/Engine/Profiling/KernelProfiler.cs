@@ -14,11 +14,12 @@ public sealed record KernelTiming(string Op, string Shape, double Seconds, doubl
 }
 
 /// <summary>Every kernel, forward and backward, at the shapes of one training step of a model (default: the CPU
-/// engine's benchmark model, B·T = 2048 rows).</summary>
+/// engine's benchmark model, B·T = 2048 rows); with <c>bf16Ceilings</c>, also the bf16 variants a mixed-precision step
+/// runs (GEMMs on bf16 operands, bf16 attention, norm and cross-entropy), measured against the bf16 GEMM ceiling.</summary>
 public static class KernelProfiler
 {
     public static IReadOnlyList<KernelTiming> Run(Device device, MachineCeilings ceilings, long n = 2048, long c = 512, long h = 8, long kvh = 4,
-        long d = 64, long f = 1408, long v = 4096, long b = 8, long rank = 16, double secondsPerKernel = 0.4)
+        long d = 64, long f = 1408, long v = 4096, long b = 8, long rank = 16, double secondsPerKernel = 0.4, MachineCeilings? bf16Ceilings = null)
     {
         long t = n / b;
         var k = new Kernels(device);
@@ -30,6 +31,11 @@ public static class KernelProfiler
         int lse = arena.Reserve("lse", n * h), rstd = arena.Reserve("rstd", n), tok = arena.Reserve("tok", n), pos = arena.Reserve("pos", n);
         int inv = arena.Reserve("inv", d / 2), la = arena.Reserve("la", rank * c), lb = arena.Reserve("lb", c * rank), xa = arena.Reserve("xa", n * rank);
         int work = arena.Reserve("work", n * rank), s1 = arena.Reserve("s1", 1), s2 = arena.Reserve("s2", 1);
+        bool bf16 = bf16Ceilings != null;
+        long one = bf16 ? 1 : 0; // the bf16 copies below are empty when not measured
+        int xh = arena.Reserve("x.bf16", one * big, DType.Bf16), wh = arena.Reserve("w.bf16", one * big, DType.Bf16);
+        int qh = arena.Reserve("q.bf16", one * n * h * d, DType.Bf16), kh = arena.Reserve("k.bf16", one * n * kvh * d, DType.Bf16);
+        int vh = arena.Reserve("v.bf16", one * n * kvh * d, DType.Bf16), oh = arena.Reserve("o.bf16", one * n * h * d, DType.Bf16);
         arena.Allocate();
         var rng = new Random(3);
         float[] Rand(long count) => Enumerable.Range(0, (int)count).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.2f).ToArray();
@@ -70,6 +76,22 @@ public static class KernelProfiler
         Measure("adamw", $"n={p}", 12.0 * p, F4 * 7 * p, () =>
             k.AdamW(arena[w], arena[x], arena[y], arena[z], arena[s2], p, new HbAdamWConfig { Lr = 1e-9f, Beta1 = 0.9f, Beta2 = 0.999f, Eps = 1e-8f, Step = 1 }));
         device.Upload(arena[s2], [1f]);
+        if (!bf16) return list;
+
+        // The bf16 variants: operands rounded from the fp32 data above; 2 bytes per bf16 element.
+        foreach (var (dst, src) in new[] { (xh, x), (wh, w), (qh, q), (kh, kk), (vh, vv) }) k.Convert(arena[dst], arena[src], arena[dst].Count);
+        const double F2 = 2;
+        void MeasureBf16(string op, string shape, double flops, double bytes, Action run) =>
+            list.Add(new KernelTiming(op + " [bf16]", shape, MachineCeilings.Best(device, secondsPerKernel, run), flops, bytes, bf16Ceilings!));
+        MeasureBf16("matmul (linear fwd)", $"{n}x{c} · {f}x{c}ᵀ", 2.0 * n * c * f, F2 * (n * c + f * c) + F4 * n * f, () => k.Linear(arena[y], arena[xh], arena[wh], n, c, f));
+        MeasureBf16("matmul (linear dx)", $"{n}x{f} · {f}x{c}", 2.0 * n * c * f, F4 * n * f + F2 * f * c + F4 * n * c, () => k.LinearBackwardInput(arena[y], arena[x], arena[wh], n, c, f));
+        MeasureBf16("rmsnorm fwd", $"N={n} C={c}", 4.0 * n * c, F4 * (n * c + c) + F2 * n * c, () => k.RmsNormForward(arena[xh], arena[rstd], arena[x], arena[w], n, c, 1e-5f));
+        MeasureBf16("attention fwd", $"B={b} T={t} H={h} KVH={kvh} D={d}", attnFlops, F2 * (2 * n * h * d + 2 * n * kvh * d),
+            () => k.AttentionForward(arena[oh], arena[lse], arena[qh], arena[kh], arena[vh], DeviceSpan.Null, b, t, h, kvh, d, 0.125f));
+        MeasureBf16("attention bwd", $"B={b} T={t} H={h} KVH={kvh} D={d}", 2.5 * attnFlops, F2 * (2 * n * h * d + 2 * n * kvh * d) + F4 * (2 * n * h * d + 2 * n * kvh * d),
+            () => k.AttentionBackward(arena[dq], arena[dk], arena[dv], arena[o], arena[qh], arena[kh], arena[vh], arena[oh], arena[lse], DeviceSpan.Null, b, t, h, kvh, d, 0.125f));
+        MeasureBf16("cross-entropy fwd", $"N={n} V={v} C={c}", 2.0 * n * v * c, F2 * (n * c + v * c), () => k.CrossEntropyForward(arena[rstd], arena[lse], arena[xh], arena[wh], tokensAsTargets, n, v, c));
+        MeasureBf16("cross-entropy bwd", $"N={n} V={v} C={c}", 6.0 * n * v * c, F2 * (n * c + v * c) + F4 * (n * c + v * c), () => k.CrossEntropyBackward(arena[y], arena[z], arena[xh], arena[wh], tokensAsTargets, arena[lse], 1f / n, n, v, c));
         return list;
     }
 }
