@@ -12,10 +12,12 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "compare.hpp"
 #include "humpback.h"
+#include "train-step.hpp"
 
 namespace {
 
@@ -746,3 +748,101 @@ TEST_F(CudaParity, HeadDimAbove128IsUnsupported) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- a whole training step (train-step.hpp)
+// One decoder layer, the embedding and the tied LM head with fused cross-entropy, forward and backward, planned and
+// run as the C# model does it (the step bench-cuda times): full fine-tuning and LoRA, fp32 and bf16 mixed precision,
+// at head dim 64 (bf16: the tensor-core attention) with T = 80 (two attention tiles). Both contexts get the same
+// random weights and tokens (seeded arenas, same allocation order); losses, every trained gradient and the gradient
+// of the layer's input are compared. The C# CudaModelParityTests do the same for the whole model where dotnet runs.
+
+namespace {
+
+struct StepOutputs {
+    std::vector<float> losses, grads, dx;
+};
+
+StepOutputs run_train_step(hb_context* c, hbstep::Mode mode, hb_dtype act, uint32_t seed) {
+    using namespace hbstep;
+    const ModelShape tiny{"tiny", 128, 1, 2, 1, 64, 192, 301};
+    const int64_t B = 2, T = 80, N = B * T;
+    Arena per_layer(c, seed, (int32_t)tiny.V), shared(c, seed + 1, (int32_t)tiny.V);
+    StepModel m(per_layer, shared, tiny, mode, act, B, T);
+    CHECK(hb_memset(c, m.layer.st.g, 0, m.layer.st.n * 4));  // gradients accumulate: start from zero
+    if (m.te.g != nullptr) CHECK(hb_memset(c, m.te.g, 0, m.te.n * 4));
+    m.embed(c);
+    m.layer.forward(c);
+    m.head(c);
+    m.layer.backward(c);
+    m.embed_backward(c);
+    StepOutputs out{std::vector<float>((size_t)N), std::vector<float>((size_t)m.layer.st.n),
+                    std::vector<float>((size_t)(N * tiny.C))};
+    CHECK(hb_context_synchronize(c));
+    CHECK(hb_copy_to_host(c, out.losses.data(), m.losses, N * 4));
+    CHECK(hb_copy_to_host(c, out.grads.data(), m.layer.st.g, (int64_t)out.grads.size() * 4));
+    CHECK(hb_copy_to_host(c, out.dx.data(), m.layer.dres, (int64_t)out.dx.size() * 4));
+    return out;
+}
+
+double max_abs(const std::vector<float>& v) {
+    double m = 0;
+    for (float x : v) m = std::max(m, (double)std::fabs(x));
+    return m;
+}
+
+// bf16: the same values are rounded on both sides, but sums in another order can move a rounding by one bf16 ulp,
+// and the tensor-core attention's products take bf16 P and dS where the CPU keeps fp32.
+void compare_steps(const std::string& what, const StepOutputs& got, const StepOutputs& ref, hb_dtype act) {
+    const double rel = act == HB_DTYPE_BF16 ? 2e-2 : 1e-4;
+    expect_close(what + " losses", got.losses, ref.losses, {rel * max_abs(ref.losses), rel});
+    expect_close(what + " gradients", got.grads, ref.grads, {rel * max_abs(ref.grads), rel});
+    expect_close(what + " d(layer input)", got.dx, ref.dx, {rel * max_abs(ref.dx), rel});
+}
+
+class CudaTrainStep : public ::testing::TestWithParam<std::tuple<hbstep::Mode, hb_dtype>> {};
+
+std::string step_name(const ::testing::TestParamInfo<std::tuple<hbstep::Mode, hb_dtype>>& info) {
+    return std::string(std::get<0>(info.param) == hbstep::Mode::Full ? "Full" : "Lora") +
+           (std::get<1>(info.param) == HB_DTYPE_BF16 ? "Bf16" : "Fp32");
+}
+
+}  // namespace
+
+TEST_P(CudaTrainStep, OneLayerStepMatchesTheCpu) {
+    const std::string why = no_cuda_reason();
+    if (!why.empty()) GTEST_SKIP() << "no CUDA device: " << why;
+    const auto [mode, act] = GetParam();
+    hb_context *cpu = nullptr, *gpu = nullptr;
+    ASSERT_EQ(hb_context_create(HB_BACKEND_CPU, 0, 0, &cpu), HB_OK) << last_error();
+    ASSERT_EQ(hb_context_create(HB_BACKEND_CUDA, 0, 0, &gpu), HB_OK) << last_error();
+    const StepOutputs ref = run_train_step(cpu, mode, act, 11), got = run_train_step(gpu, mode, act, 11);
+    compare_steps("cuda vs cpu", got, ref, act);
+    hb_context_free(cpu);
+    hb_context_free(gpu);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CudaTrainStep,
+                         ::testing::Combine(::testing::Values(hbstep::Mode::Full, hbstep::Mode::Lora),
+                                            ::testing::Values(HB_DTYPE_F32, HB_DTYPE_BF16)),
+                         step_name);
+
+// The harness itself, on any machine: two CPU contexts with different thread counts agree within the fp32
+// tolerance, and a different seed gives different results (the comparison is not vacuous).
+TEST(TrainStepHarness, CpuContextsAgreeAndSeedsDiffer) {
+    for (hbstep::Mode mode : {hbstep::Mode::Full, hbstep::Mode::Lora})
+        for (hb_dtype act : {HB_DTYPE_F32, HB_DTYPE_BF16}) {
+            SCOPED_TRACE(std::string(mode == hbstep::Mode::Full ? "full " : "lora ") + (act == HB_DTYPE_BF16 ? "bf16" : "fp32"));
+            hb_context *one = nullptr, *three = nullptr;
+            ASSERT_EQ(hb_context_create(HB_BACKEND_CPU, 0, 1, &one), HB_OK) << last_error();
+            ASSERT_EQ(hb_context_create(HB_BACKEND_CPU, 0, 3, &three), HB_OK) << last_error();
+            const StepOutputs a = run_train_step(one, mode, act, 11);
+            const StepOutputs b = run_train_step(three, mode, act, 11);
+            compare_steps("1 vs 3 threads", b, a, HB_DTYPE_F32);
+            const StepOutputs other = run_train_step(one, mode, act, 12);
+            EXPECT_NE(other.losses, a.losses);
+            EXPECT_GT(max_abs(a.grads), 0.0);
+            EXPECT_GT(max_abs(a.dx), 0.0);
+            hb_context_free(one);
+            hb_context_free(three);
+        }
+}
