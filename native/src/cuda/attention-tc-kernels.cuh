@@ -91,6 +91,33 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {  // element 
 }
 
 // Rows row0.. row0+63 of a (T, stride) bf16 tensor into a (64, D + kPad) shared tile; rows >= T are zero.
+// strip (16 x 64 fp32, row stride kLDS) = A (16 x D: the warp's rows) x B^T (B: 64 x D), for the 16-column sub-tiles
+// n >= n_begin only (the others are causally invisible and never read). The backward's S^T = K_w Q^T and
+// dP^T = V_w dO^T.
+template <int D>
+__device__ __forceinline__ void strip_times_transpose(float* strip, const uint16_t* a, const uint16_t* b, int n_begin) {
+    constexpr int LD = D + kPad, NT = D / 16, NS = kBQ / 16;
+    FragC sf[NS];
+#pragma unroll
+    for (int n = 0; n < NS; n++) wmma::fill_fragment(sf[n], 0.0f);
+#pragma unroll
+    for (int kk = 0; kk < NT; kk++) {
+        FragA af;
+        wmma::load_matrix_sync(af, bf(a + kk * 16), LD);
+#pragma unroll
+        for (int n = 0; n < NS; n++) {
+            if (n >= n_begin) {
+                FragBcol bt;  // B^T: element (d, row) at row * LD + d
+                wmma::load_matrix_sync(bt, bf(b + n * 16 * LD + kk * 16), LD);
+                wmma::mma_sync(sf[n], af, bt, sf[n]);
+            }
+        }
+    }
+#pragma unroll
+    for (int n = 0; n < NS; n++)
+        if (n >= n_begin) wmma::store_matrix_sync(strip + n * 16, sf[n], kLDS, wmma::mem_row_major);
+}
+
 template <int D>
 __device__ __forceinline__ void load_tile(uint16_t* dst, const uint16_t* src, int64_t stride, int row0, int T) {
     constexpr int C8 = D / 8;
@@ -371,27 +398,7 @@ __global__ void __launch_bounds__(kThreads)
             const int n_begin = q0 == k0 ? warp : 0;
 
             // S^T (16 keys x 64 queries) = K_w Q^T
-            {
-                FragC sf[NS];
-#pragma unroll
-                for (int n = 0; n < NS; n++) wmma::fill_fragment(sf[n], 0.0f);
-#pragma unroll
-                for (int kk = 0; kk < NT; kk++) {
-                    FragA kf;
-                    wmma::load_matrix_sync(kf, bf(Ks + warp * 16 * LD + kk * 16), LD);
-#pragma unroll
-                    for (int n = 0; n < NS; n++) {
-                        if (n >= n_begin) {
-                            FragBcol qf;  // Q^T: element (d, query) at query * LD + d
-                            wmma::load_matrix_sync(qf, bf(Qs + n * 16 * LD + kk * 16), LD);
-                            wmma::mma_sync(sf[n], kf, qf, sf[n]);
-                        }
-                    }
-                }
-#pragma unroll
-                for (int n = 0; n < NS; n++)
-                    if (n >= n_begin) wmma::store_matrix_sync(swarp + n * 16, sf[n], kLDS, wmma::mem_row_major);
-            }
+            strip_times_transpose<D>(swarp, Ks + warp * 16 * LD, Qs, n_begin);
             __syncwarp();
             float p[kBQ / 2];  // this lane's P^T entries, fp32, for dS
 #pragma unroll
@@ -404,27 +411,7 @@ __global__ void __launch_bounds__(kThreads)
             __syncwarp();  // S^T read: the strip is reused for dP^T
 
             // dP^T (16 keys x 64 queries) = V_w dO^T
-            {
-                FragC sf[NS];
-#pragma unroll
-                for (int n = 0; n < NS; n++) wmma::fill_fragment(sf[n], 0.0f);
-#pragma unroll
-                for (int kk = 0; kk < NT; kk++) {
-                    FragA vf;
-                    wmma::load_matrix_sync(vf, bf(Vs + warp * 16 * LD + kk * 16), LD);
-#pragma unroll
-                    for (int n = 0; n < NS; n++) {
-                        if (n >= n_begin) {
-                            FragBcol of;
-                            wmma::load_matrix_sync(of, bf(dOs + n * 16 * LD + kk * 16), LD);
-                            wmma::mma_sync(sf[n], vf, of, sf[n]);
-                        }
-                    }
-                }
-#pragma unroll
-                for (int n = 0; n < NS; n++)
-                    if (n >= n_begin) wmma::store_matrix_sync(swarp + n * 16, sf[n], kLDS, wmma::mem_row_major);
-            }
+            strip_times_transpose<D>(swarp, Vs + warp * 16 * LD, dOs, n_begin);
             __syncwarp();
 #pragma unroll
             for (int j = 0; j < kBQ / 2; j++) {
